@@ -1,0 +1,460 @@
+/**
+ * The hub: `createTenantbase(options)` wires the catalog, the pool, the event
+ * bus and the migrations together over one storage driver.
+ */
+import { Kysely } from "kysely";
+import { dialectOf, type StorageDriver, type TenantTemplate } from "../drivers/driver.js";
+import { sqlite } from "../drivers/sqlite/index.js";
+import {
+  type Migration,
+  migrationsDigest,
+  type ResolvedMigration,
+  resolveMigrations,
+} from "../migrations/migration.js";
+import {
+  applyMigrations,
+  ensureMigrationsTable,
+  type MigrationTrack,
+  migrateTracks,
+  TENANT_MIGRATIONS_TABLE,
+} from "../migrations/migrator.js";
+import {
+  Catalog,
+  type CatalogSchema,
+  type ListTenantsOptions,
+  serializeMetadata,
+  type TenantInfo,
+  type TenantPage,
+  type TenantStatus,
+  toTenantInfo,
+} from "./catalog.js";
+import {
+  HubClosed,
+  TenantbaseError,
+  TenantExists,
+  TenantMigrationFailed,
+  TenantNotFound,
+  TenantStorageMissing,
+  TenantSuspended,
+} from "./errors.js";
+import { EventBus, type EventListener, type TenantEvent } from "./events.js";
+import { createHandle, type TenantHandle } from "./handle.js";
+import {
+  type OpenedTenant,
+  type PoolEntry,
+  type PoolOptions,
+  type PoolStats,
+  TenantPool,
+} from "./pool.js";
+import { storageName, validateTenantKey } from "./tenant-key.js";
+
+export interface MigrationStreams {
+  /** Run in every tenant's database, on wake and by fleet rollout. */
+  tenant?: Migration[];
+  /** Run once in the catalog (control plane), before anything else. */
+  public?: Migration[];
+}
+
+/**
+ * A list of tenant migrations kept in its own table, beside the code's own
+ * (e.g. the migrations generated from collection definitions). The list may
+ * grow while the hub runs; call `hub.reloadSchema()` after it does.
+ */
+export interface MigrationTrackSource {
+  readonly table: string;
+  migrations(): readonly ResolvedMigration[];
+}
+
+export interface TenantbaseOptions {
+  /** Storage driver. Default: `sqlite({ dir: "./data" })`. */
+  driver?: StorageDriver;
+  pool?: PoolOptions;
+  /** Tenant migrations (a list), or both streams. */
+  migrations?: Migration[] | MigrationStreams;
+  /** Called with errors nobody awaits (event listeners, background bookkeeping). */
+  onError?: (error: unknown, context: string) => void;
+}
+
+export interface TenantOptions {
+  /** Create the tenant if it does not exist (default false: `TenantNotFound`). */
+  createIfMissing?: boolean | { metadata?: Record<string, unknown> };
+}
+
+export interface CreateTenantOptions {
+  metadata?: Record<string, unknown>;
+}
+
+export interface TenantsApi {
+  create(key: string, options?: CreateTenantOptions): Promise<TenantInfo>;
+  /** Throws `TenantNotFound` for an unknown (or deleted) key. */
+  get(key: string): Promise<TenantInfo>;
+  exists(key: string): Promise<boolean>;
+  list(options?: ListTenantsOptions): Promise<TenantPage>;
+  count(status?: TenantStatus): Promise<number>;
+  update(key: string, changes: { metadata: Record<string, unknown> }): Promise<TenantInfo>;
+  /** Archives the database (a final copy is kept) and frees the key. */
+  delete(key: string): Promise<{ archivePath: string }>;
+  suspend(key: string): Promise<void>;
+  /** Makes a suspended or failed tenant active again; a failed one retries its migrations on next wake. */
+  resume(key: string): Promise<void>;
+  /** Bytes the tenant takes in storage. */
+  size(key: string): Promise<number>;
+  /** Writes a consistent copy of the tenant's database to `destination`. */
+  backup(key: string, destination: string): Promise<{ path: string; bytes: number }>;
+  /** Replaces the tenant's database with a backup, then migrates it on next wake. */
+  restore(key: string, source: string): Promise<void>;
+}
+
+export interface Tenantbase {
+  readonly driver: StorageDriver;
+  readonly catalog: Catalog;
+  readonly tenants: TenantsApi;
+  /** The code's tenant migrations, checked and in order. */
+  readonly migrations: readonly ResolvedMigration[];
+  /** Every track of tenant migrations (the code's first), as they are now. */
+  migrationTracks(): MigrationTrack[];
+  /** The schema version a tenant reaches when fully migrated (migrations over all tracks). */
+  targetVersion(): number;
+  /** Adds a track of tenant migrations (see MigrationTrackSource). */
+  addMigrationTrack(source: MigrationTrackSource): Promise<void>;
+  /**
+   * After a track grew: new tenants get the new schema, and every open tenant
+   * closes once its in-flight operations finish, so its next use migrates it.
+   */
+  reloadSchema(): Promise<void>;
+  /** Resolves when the catalog is ready; every call waits for it anyway. */
+  ready(): Promise<void>;
+  /** Wakes the tenant (opening and migrating it if needed) and returns its handle. */
+  tenant<DB = any>(key: string, options?: TenantOptions): Promise<TenantHandle<DB>>;
+  /** Receives the tenant's events, after the transactions that raised them commit. */
+  subscribe(key: string, listener: EventListener): () => void;
+  /**
+   * Runs `fn` while the tenant is closed and held: in-flight operations have
+   * finished and new ones wait. For operations on its storage as a whole.
+   */
+  exclusive<T>(
+    key: string,
+    fn: (tenant: { key: string; storageName: string }) => Promise<T>,
+  ): Promise<T>;
+  stats(): PoolStats;
+  close(): Promise<void>;
+}
+
+const TOUCH_FLUSH_MS = 1000;
+
+class Hub implements Tenantbase {
+  readonly driver: StorageDriver;
+  readonly catalog: Catalog;
+  readonly migrations: readonly ResolvedMigration[];
+  readonly tenants: TenantsApi;
+  readonly #pool: TenantPool;
+  readonly #bus: EventBus;
+  readonly #trackSources: MigrationTrackSource[];
+  #template: { key: string; template: TenantTemplate } | undefined;
+  readonly #onError: (error: unknown, context: string) => void;
+  readonly #ready: Promise<void>;
+  #isReady = false;
+  #closed = false;
+  readonly #flusher: NodeJS.Timeout;
+
+  constructor(options: TenantbaseOptions) {
+    this.driver = options.driver ?? sqlite();
+    this.#onError = options.onError ?? (() => {});
+    const streams: MigrationStreams = Array.isArray(options.migrations)
+      ? { tenant: options.migrations }
+      : (options.migrations ?? {});
+    this.migrations = resolveMigrations(streams.tenant ?? []);
+    const code = this.migrations;
+    this.#trackSources = [{ table: TENANT_MIGRATIONS_TABLE, migrations: () => code }];
+    this.catalog = new Catalog(
+      new Kysely<CatalogSchema>({ dialect: this.driver.catalogDialect() }),
+    );
+    this.#bus = new EventBus((error) => this.#onError(error, "event listener"));
+    this.#pool = new TenantPool(options.pool ?? {}, {
+      wake: (key) => this.#wake(key),
+      sleep: (entry) => this.#sleep(entry),
+    });
+    this.#ready = this.catalog.migrate(this.driver.dialect, streams.public ?? []).then(() => {
+      this.#isReady = true;
+    });
+    // Keep an unawaited failure from crashing the process; callers see it via ready().
+    this.#ready.catch(() => {});
+    this.#flusher = setInterval(() => {
+      this.catalog.flushTouches().catch((error) => this.#onError(error, "catalog activity flush"));
+    }, TOUCH_FLUSH_MS);
+    this.#flusher.unref();
+    this.tenants = this.#tenantsApi();
+  }
+
+  async ready(): Promise<void> {
+    await this.#ready;
+  }
+
+  migrationTracks(): MigrationTrack[] {
+    return this.#trackSources.map((source) => ({
+      table: source.table,
+      migrations: source.migrations(),
+    }));
+  }
+
+  targetVersion(): number {
+    let total = 0;
+    for (const source of this.#trackSources) total += source.migrations().length;
+    return total;
+  }
+
+  async addMigrationTrack(source: MigrationTrackSource): Promise<void> {
+    if (this.#trackSources.some((existing) => existing.table === source.table)) {
+      throw new TypeError(`a migration track with table ${source.table} exists already`);
+    }
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(source.table)) {
+      throw new TypeError("a migration track's table must be a plain SQL identifier");
+    }
+    this.#trackSources.push(source);
+    await this.reloadSchema();
+  }
+
+  async reloadSchema(): Promise<void> {
+    this.#template = undefined;
+    await this.#pool.closeAll();
+  }
+
+  /** The provisioning template for the tracks as they are now (rebuilt when they change). */
+  #currentTemplate(): TenantTemplate {
+    const tracks = this.migrationTracks();
+    const key = tracks
+      .map((track) => `${track.table}=${migrationsDigest(track.migrations)}`)
+      .join(",");
+    if (this.#template?.key !== key) {
+      this.#template = {
+        key,
+        template: {
+          id: `${this.driver.dialect}:${key}`,
+          async init(db) {
+            for (const track of tracks) await ensureMigrationsTable(db, track.table);
+            await db.transaction().execute(async (trx) => {
+              for (const track of tracks)
+                await applyMigrations(trx, track.migrations, 0, track.table);
+            });
+          },
+        },
+      };
+    }
+    return this.#template.template;
+  }
+
+  async #whenReady(): Promise<void> {
+    if (this.#closed) throw new HubClosed();
+    if (!this.#isReady) await this.#ready;
+  }
+
+  async #wake(key: string): Promise<OpenedTenant> {
+    const row = await this.catalog.get(key);
+    if (!row) throw new TenantNotFound(key);
+    if (row.status === "suspended") throw new TenantSuspended(key);
+    if (row.status === "failed") throw new TenantMigrationFailed(key, row.error ?? "unknown error");
+    let driver: Awaited<ReturnType<StorageDriver["open"]>>;
+    try {
+      driver = await this.driver.open(row.storage_name);
+    } catch (error) {
+      if (!(await this.driver.exists(row.storage_name))) throw new TenantStorageMissing(key);
+      throw error;
+    }
+    try {
+      const db = new Kysely<any>({ dialect: dialectOf(this.driver, driver) });
+      let version: number;
+      try {
+        version = (await migrateTracks(db, this.migrationTracks())).to;
+      } catch (error) {
+        const reason = (error as Error).message;
+        await this.catalog.setStatus(key, "failed", reason);
+        throw new TenantMigrationFailed(key, reason, { cause: error });
+      }
+      if (version !== Number(row.schema_version)) await this.catalog.setSchemaVersion(key, version);
+    } catch (error) {
+      await driver.destroy().catch(() => {});
+      throw error;
+    }
+    this.catalog.touch(key, Date.now());
+    return { storage: row.storage_name, driver };
+  }
+
+  async #sleep(entry: PoolEntry): Promise<void> {
+    this.catalog.touch(entry.key, entry.lastUsed);
+    await entry.opened.driver.destroy();
+  }
+
+  #handleOf(entry: PoolEntry): TenantHandle {
+    entry.handle ??= createHandle(this, entry.key, this.#pool, this.driver, this.#bus);
+    return entry.handle as TenantHandle;
+  }
+
+  async tenant<DB = any>(key: string, options: TenantOptions = {}): Promise<TenantHandle<DB>> {
+    // Fast path: an open tenant is active by construction (status changes close it).
+    const open = this.#pool.peek(key);
+    if (open !== undefined && !this.#closed) return this.#handleOf(open) as TenantHandle<DB>;
+    await this.#whenReady();
+    validateTenantKey(key);
+    for (;;) {
+      try {
+        const entry = await this.#pool.lease(key);
+        this.#pool.release(entry);
+        return this.#handleOf(entry) as TenantHandle<DB>;
+      } catch (error) {
+        if (!(error instanceof TenantNotFound) || !options.createIfMissing) throw error;
+        const metadata =
+          typeof options.createIfMissing === "object"
+            ? options.createIfMissing.metadata
+            : undefined;
+        try {
+          await this.tenants.create(key, metadata ? { metadata } : {});
+        } catch (createError) {
+          // Created concurrently by someone else: fine, wake it.
+          if (!(createError instanceof TenantExists)) throw createError;
+        }
+      }
+    }
+  }
+
+  subscribe(key: string, listener: EventListener): () => void {
+    validateTenantKey(key);
+    if (typeof listener !== "function") throw new TypeError("listener must be a function");
+    return this.#bus.subscribe(key, listener);
+  }
+
+  async exclusive<T>(
+    key: string,
+    fn: (tenant: { key: string; storageName: string }) => Promise<T>,
+  ): Promise<T> {
+    await this.#whenReady();
+    validateTenantKey(key);
+    return this.#pool.exclusive(key, () => fn({ key, storageName: storageName(key) }));
+  }
+
+  stats(): PoolStats {
+    return this.#pool.stats();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#flusher);
+    await this.#ready.catch(() => {});
+    await this.#pool.close();
+    await this.catalog
+      .flushTouches()
+      .catch((error) => this.#onError(error, "catalog activity flush"));
+    await this.catalog.db.destroy();
+    await this.driver.close();
+  }
+
+  async #requireRow(key: string) {
+    await this.#whenReady();
+    validateTenantKey(key);
+    const row = await this.catalog.get(key);
+    if (!row) throw new TenantNotFound(key);
+    return row;
+  }
+
+  #tenantsApi(): TenantsApi {
+    return {
+      create: async (key, options = {}) => {
+        await this.#whenReady();
+        validateTenantKey(key);
+        const storage = storageName(key);
+        const metadata = serializeMetadata(options.metadata);
+        const row = await this.catalog.db.transaction().execute(async (trx) => {
+          if (await this.catalog.get(key, trx)) throw new TenantExists(key);
+          const inserted = await this.catalog.insert(trx, {
+            key,
+            storageName: storage,
+            schemaVersion: this.targetVersion(),
+            metadata,
+            now: Date.now(),
+          });
+          // Inside the catalog transaction: if provisioning fails, the tenant does not exist.
+          await this.driver.provision(storage, this.#currentTemplate());
+          return inserted;
+        });
+        return toTenantInfo(row);
+      },
+      get: async (key) => toTenantInfo(await this.#requireRow(key)),
+      exists: async (key) => {
+        await this.#whenReady();
+        validateTenantKey(key);
+        return (await this.catalog.get(key)) !== undefined;
+      },
+      list: async (options) => {
+        await this.#whenReady();
+        return this.catalog.list(options);
+      },
+      count: async (status) => {
+        await this.#whenReady();
+        return this.catalog.count(status);
+      },
+      update: async (key, changes) => {
+        await this.#requireRow(key);
+        await this.catalog.setMetadata(key, serializeMetadata(changes.metadata));
+        return toTenantInfo(await this.#requireRow(key));
+      },
+      delete: async (key) => {
+        await this.#requireRow(key);
+        return this.#pool.exclusive(key, async () => {
+          const row = await this.#requireRow(key);
+          const stamp = new Date().toISOString().replace(/[-:.]/g, "");
+          const archiveName = `${row.storage_name}.${stamp}.${row.id}`;
+          // The catalog first: from here on nobody can wake it. A crash before the
+          // move leaves an orphan file that the next provisioning of the key archives.
+          await this.catalog.markDeleted(Number(row.id), null);
+          const archivePath = await this.driver.deprovision(row.storage_name, archiveName);
+          await this.catalog.markDeleted(Number(row.id), archivePath);
+          return { archivePath };
+        });
+      },
+      suspend: async (key) => {
+        await this.#requireRow(key);
+        await this.#pool.exclusive(key, async () => {
+          await this.#requireRow(key);
+          await this.catalog.setStatus(key, "suspended");
+        });
+      },
+      resume: async (key) => {
+        const row = await this.#requireRow(key);
+        if (row.status === "active") return;
+        await this.#pool.exclusive(key, () => this.catalog.setStatus(key, "active"));
+      },
+      size: async (key) => {
+        const row = await this.#requireRow(key);
+        return this.driver.size(row.storage_name);
+      },
+      backup: async (key, destination) => {
+        const row = await this.#requireRow(key);
+        return this.driver.backup(row.storage_name, destination);
+      },
+      restore: async (key, source) => {
+        await this.#requireRow(key);
+        await this.#pool.exclusive(key, async () => {
+          const row = await this.#requireRow(key);
+          try {
+            await this.driver.restore(row.storage_name, source);
+          } catch (error) {
+            throw new TenantbaseError(
+              "RESTORE_INVALID",
+              `Cannot restore tenant ${JSON.stringify(key)}: ${(error as Error).message}`,
+              { key },
+              { cause: error },
+            );
+          }
+          // A restored copy may be older: the next wake migrates it. A failed tenant gets its retry.
+          if (row.status === "failed") await this.catalog.setStatus(key, "active");
+        });
+      },
+    };
+  }
+}
+
+export function createTenantbase(options: TenantbaseOptions = {}): Tenantbase {
+  return new Hub(options);
+}
+
+export type { TenantEvent };

@@ -1,0 +1,93 @@
+/**
+ * The storage seam. Every backend (one SQLite file per tenant, one PostgreSQL
+ * schema per tenant, ...) implements `StorageDriver`; everything above it
+ * (hub, pool, migrations, server) is backend-agnostic.
+ *
+ * Drivers only ever see storage names produced by `storageName(key)` in
+ * src/core/tenant-key.ts: never a raw tenant key.
+ */
+import type {
+  DatabaseIntrospector,
+  Dialect,
+  DialectAdapter,
+  Driver,
+  Kysely,
+  QueryCompiler,
+} from "kysely";
+
+/** How a freshly provisioned tenant database is initialised. */
+export interface TenantTemplate {
+  /** Identifies the template's content (e.g. a digest of its migrations); equal ids, equal content. */
+  readonly id: string;
+  /** Brings an empty tenant database to the template's state; run once per id and driver. */
+  init(db: Kysely<any>): Promise<void>;
+}
+
+export interface BackupResult {
+  /** Where the copy was written. */
+  readonly path: string;
+  readonly bytes: number;
+}
+
+export interface StorageDriver {
+  /** "sqlite", "postgres", ... */
+  readonly name: string;
+  /** The SQL dialect family, for code that must emit dialect-specific SQL. */
+  readonly dialect: "sqlite" | "postgres";
+
+  /** Kysely parts shared by the catalog and every tenant. */
+  createAdapter(): DialectAdapter;
+  createQueryCompiler(): QueryCompiler;
+  createIntrospector(db: Kysely<any>): DatabaseIntrospector;
+
+  /** The control-plane database (catalog). Called once by the hub. */
+  catalogDialect(): Dialect;
+
+  /**
+   * Creates the tenant's database from the template. Never destroys data: if
+   * something already sits where the new database goes (left by a crash),
+   * it is moved to the archive first.
+   */
+  provision(storage: string, template: TenantTemplate): Promise<void>;
+
+  /**
+   * Opens the tenant's database and returns a Kysely driver for it. The hub
+   * serialises every use of one tenant (one acquire at a time), so a driver
+   * may hand out a single connection.
+   */
+  open(storage: string): Promise<Driver>;
+
+  /** Whether the tenant's database exists. */
+  exists(storage: string): Promise<boolean>;
+
+  /**
+   * Moves the tenant's database (closed by the hub first) into the archive
+   * under `archiveName` and removes it from live storage; returns where it went.
+   */
+  deprovision(storage: string, archiveName: string): Promise<string>;
+
+  /** Bytes the tenant's database takes in storage. */
+  size(storage: string): Promise<number>;
+
+  /** Writes a consistent copy of the tenant's database to `destination` (a file path). */
+  backup(storage: string, destination: string): Promise<BackupResult>;
+
+  /**
+   * Replaces the tenant's database with the copy at `source` (closed by the
+   * hub first). Validates the copy before anything is replaced.
+   */
+  restore(storage: string, source: string): Promise<void>;
+
+  /** Releases everything the driver holds. */
+  close(): Promise<void>;
+}
+
+/** A Kysely dialect built from a driver's parts and a given Kysely driver. */
+export function dialectOf(storage: StorageDriver, driver: Driver): Dialect {
+  return {
+    createAdapter: () => storage.createAdapter(),
+    createDriver: () => driver,
+    createIntrospector: (db) => storage.createIntrospector(db),
+    createQueryCompiler: () => storage.createQueryCompiler(),
+  };
+}
