@@ -1,42 +1,14 @@
 /**
- * Typed errors with stable codes. The server maps `code` to an HTTP status
- * (see src/server/errors.ts); callers of the library switch on `code` or use
- * `instanceof`.
+ * The engine's errors, each with a stable code: INVALID_TENANT_KEY,
+ * TENANT_NOT_FOUND, TENANT_EXISTS, TENANT_SUSPENDED, TENANT_MIGRATION_FAILED,
+ * TENANT_SCHEMA_TOO_NEW, TENANT_STORAGE_MISSING, NESTED_TENANT_ACCESS,
+ * POOL_TIMEOUT, HUB_CLOSED, INVALID_ARGUMENT, RESTORE_INVALID. Migrations add
+ * MIGRATION_INVALID and MIGRATION_DRIFT (src/migrations/).
  */
 
-export type ErrorCode =
-  | "INVALID_TENANT_KEY"
-  | "TENANT_NOT_FOUND"
-  | "TENANT_EXISTS"
-  | "TENANT_SUSPENDED"
-  | "TENANT_MIGRATION_FAILED"
-  | "TENANT_SCHEMA_TOO_NEW"
-  | "TENANT_STORAGE_MISSING"
-  | "NESTED_TENANT_ACCESS"
-  | "POOL_TIMEOUT"
-  | "HUB_CLOSED"
-  | "INVALID_ARGUMENT"
-  | "MIGRATION_INVALID"
-  | "MIGRATION_DRIFT"
-  | "RESTORE_INVALID";
+import { TenantbaseError } from "../tools/error.js";
 
-export class TenantbaseError extends Error {
-  readonly code: ErrorCode;
-  /** Structured details safe to show to a caller (never secrets). */
-  readonly details: Record<string, unknown>;
-
-  constructor(
-    code: ErrorCode,
-    message: string,
-    details: Record<string, unknown> = {},
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-    this.details = details;
-  }
-}
+export { isTenantbaseError, TenantbaseError } from "../tools/error.js";
 
 export class InvalidTenantKey extends TenantbaseError {
   constructor(reason: string) {
@@ -133,8 +105,4 @@ export class InvalidArgument extends TenantbaseError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super("INVALID_ARGUMENT", message, details);
   }
-}
-
-export function isTenantbaseError(error: unknown): error is TenantbaseError {
-  return error instanceof TenantbaseError;
 }

@@ -3,7 +3,7 @@
  */
 import { createHash } from "node:crypto";
 import { type Kysely, sql } from "kysely";
-import { TenantbaseError } from "../core/errors.js";
+import { TenantbaseError } from "../tools/error.js";
 
 export interface Migration {
   /** Unique; migrations run in the order given. */

@@ -5,7 +5,7 @@
  * fully at its old version or fully at the new one.
  */
 import type { Kysely, Transaction } from "kysely";
-import { TenantbaseError } from "../core/errors.js";
+import { TenantbaseError } from "../tools/error.js";
 import type { ResolvedMigration } from "./migration.js";
 
 export const TENANT_MIGRATIONS_TABLE = "_tenantbase_migrations";

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Kysely } from "kysely";
 import { sql } from "kysely";
-import { TenantbaseError } from "../core/errors.js";
+import { TenantbaseError } from "../tools/error.js";
 import { digest, type ResolvedMigration, sqlMigration } from "./migration.js";
 
 const DOWN_MARKER = /^--\s*(?:migrate:)?down\s*$/im;
