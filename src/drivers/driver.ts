@@ -29,6 +29,13 @@ export interface BackupResult {
   readonly bytes: number;
 }
 
+/** How a worker thread builds the same driver: `new (await import(module))[exportName](options)`. */
+export interface WorkerDriverConfig {
+  readonly module: string;
+  readonly exportName: string;
+  readonly options: unknown;
+}
+
 export interface StorageDriver {
   /** "sqlite", "postgres", ... */
   readonly name: string;
@@ -77,6 +84,13 @@ export interface StorageDriver {
    * hub first). Validates the copy before anything is replaced.
    */
   restore(storage: string, source: string): Promise<void>;
+
+  /**
+   * How worker threads can open the same storage, if they can; fleet rollouts
+   * then migrate tenants on every core. Drivers whose work happens in a
+   * database server (PostgreSQL) need not offer it.
+   */
+  workerConfig?(): WorkerDriverConfig;
 
   /** Releases everything the driver holds. */
   close(): Promise<void>;

@@ -16,6 +16,11 @@ export interface Migration {
    * of the functions' source text (TypeScript migrations); set it to pin it.
    */
   checksum?: string;
+  /**
+   * The migration as SQL scripts, when it is nothing more (file sources and
+   * generated migrations). Such a migration can run in a worker thread.
+   */
+  sql?: { up: string[]; down?: string[] };
 }
 
 /** A migration with its checksum settled. */
@@ -59,15 +64,39 @@ export function migrationsDigest(migrations: readonly ResolvedMigration[]): stri
   return digest(migrations.map((m) => `${m.name}\0${m.checksum}`).join("\n"));
 }
 
-/** A migration that runs SQL text (one or more statements). */
-export function sqlMigration(name: string, up: string, down?: string): ResolvedMigration {
-  const run = (text: string) => async (db: Kysely<any>) => {
-    await sql.raw(text).execute(db);
+function runScripts(scripts: readonly string[]) {
+  return async (db: Kysely<any>) => {
+    for (const script of scripts) await sql.raw(script).execute(db);
   };
+}
+
+/**
+ * A migration made of SQL scripts (each one or more statements), e.g. from
+ * files. `up`/`down` may be one script or a list run in order.
+ */
+export function sqlMigration(
+  name: string,
+  up: string | string[],
+  down?: string | string[],
+  checksum?: string,
+): ResolvedMigration {
+  const ups = typeof up === "string" ? [up] : up;
+  const downs =
+    down === undefined ? [] : (typeof down === "string" ? [down] : down).filter((s) => s.trim());
   return {
     name,
-    up: run(up),
-    ...(down?.trim() ? { down: run(down) } : {}),
-    checksum: digest(`${up}\n-- down\n${down ?? ""}`),
+    up: runScripts(ups),
+    ...(downs.length > 0 ? { down: runScripts(downs) } : {}),
+    sql: { up: ups, ...(downs.length > 0 ? { down: downs } : {}) },
+    checksum: checksum ?? digest(`${ups.join("\n")}\n-- down\n${downs.join("\n")}`),
   };
+}
+
+/** Rebuilds a migration from its SQL description (in a worker thread). */
+export function migrationFromSql(
+  name: string,
+  checksum: string,
+  scripts: { up: string[]; down?: string[] },
+): ResolvedMigration {
+  return sqlMigration(name, scripts.up, scripts.down, checksum);
 }

@@ -15,6 +15,8 @@ export interface AppliedMigration {
   name: string;
   checksum: string;
   applied_at: number;
+  /** The fleet run that applied it (null when applied on wake or by provisioning). */
+  run_id: number | null;
 }
 
 export type MigrationPlan =
@@ -40,6 +42,7 @@ export async function ensureMigrationsTable(
     .addColumn("name", "text", (c) => c.notNull().unique())
     .addColumn("checksum", "text", (c) => c.notNull())
     .addColumn("applied_at", "bigint", (c) => c.notNull())
+    .addColumn("run_id", "bigint")
     .execute();
 }
 
@@ -51,7 +54,7 @@ export async function readApplied(
   try {
     const rows = await db
       .selectFrom(table)
-      .select(["seq", "name", "checksum", "applied_at"])
+      .select(["seq", "name", "checksum", "applied_at", "run_id"])
       .orderBy("seq")
       .execute();
     return rows.map((row) => ({
@@ -59,6 +62,7 @@ export async function readApplied(
       name: String(row.name),
       checksum: String(row.checksum),
       applied_at: Number(row.applied_at),
+      run_id: row.run_id == null ? null : Number(row.run_id),
     }));
   } catch (error) {
     if (isMissingTable(error)) return [];
@@ -118,6 +122,7 @@ export async function applyMigrations(
   pending: readonly ResolvedMigration[],
   fromVersion: number,
   table = TENANT_MIGRATIONS_TABLE,
+  runId: number | null = null,
 ): Promise<void> {
   let seq = fromVersion;
   for (const migration of pending) {
@@ -125,7 +130,13 @@ export async function applyMigrations(
     seq += 1;
     await trx
       .insertInto(table)
-      .values({ seq, name: migration.name, checksum: migration.checksum, applied_at: Date.now() })
+      .values({
+        seq,
+        name: migration.name,
+        checksum: migration.checksum,
+        applied_at: Date.now(),
+        run_id: runId,
+      })
       .execute();
   }
 }

@@ -4,8 +4,6 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Kysely } from "kysely";
-import { sql } from "kysely";
 import { TenantbaseError } from "../tools/error.js";
 import { digest, type ResolvedMigration, sqlMigration } from "./migration.js";
 
@@ -58,12 +56,6 @@ export function fromDrizzleFolder(dir: string): ResolvedMigration[] {
       .split("--> statement-breakpoint")
       .map((statement) => statement.trim())
       .filter(Boolean);
-    return {
-      name: tag,
-      checksum: digest(text),
-      async up(db: Kysely<any>) {
-        for (const statement of statements) await sql.raw(statement).execute(db);
-      },
-    };
+    return sqlMigration(tag, statements, undefined, digest(text));
   });
 }

@@ -34,6 +34,7 @@ import {
   dialectOf,
   type StorageDriver,
   type TenantTemplate,
+  type WorkerDriverConfig,
 } from "../driver.js";
 import { SqliteConnectionDriver } from "./connection.js";
 
@@ -239,6 +240,14 @@ export class SqliteStorageDriver implements StorageDriver {
     } finally {
       db.close();
     }
+  }
+
+  workerConfig(): WorkerDriverConfig {
+    return {
+      module: import.meta.url,
+      exportName: "SqliteStorageDriver",
+      options: { dir: this.dir, ...this.#options },
+    };
   }
 
   async close(): Promise<void> {}

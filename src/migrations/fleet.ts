@@ -1,0 +1,407 @@
+/**
+ * The per-tenant half of a fleet rollout: one task migrates (or trials, or
+ * rolls back, or inspects) one tenant database in one transaction. Tasks run
+ * in worker threads, so a rollout uses every core, or in this thread when a
+ * migration cannot be sent to a worker (a function defined in code the
+ * worker cannot import). Bookkeeping (which tenants, outcomes, locks against
+ * the server's own traffic) is the caller's job: see src/core/rollout.ts.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { Kysely, type Transaction } from "kysely";
+import { dialectOf, type StorageDriver, type WorkerDriverConfig } from "../drivers/driver.js";
+import { TenantbaseError } from "../tools/error.js";
+import { migrationFromSql, type ResolvedMigration, resolveMigrations } from "./migration.js";
+import {
+  applyMigrations,
+  ensureMigrationsTable,
+  type MigrationTrack,
+  planError,
+  planMigrations,
+  readApplied,
+  revertMigrations,
+} from "./migrator.js";
+
+export type FleetTaskKind = "migrate" | "trial" | "rollback" | "inspect";
+
+export interface FleetTask {
+  kind: FleetTaskKind;
+  storage: string;
+  /** The run doing this; migrations it applies are stamped with it. */
+  runId: number;
+  /** Per track table: apply at most this many migrations (a rollback's hold). */
+  limits?: Record<string, number>;
+  /** For "rollback" and "inspect": the run whose migrations to undo or look for. */
+  targetRunId?: number;
+}
+
+export type FleetOutcome =
+  | "migrated"
+  | "current"
+  | "failed"
+  | "would-migrate"
+  | "would-fail"
+  | "rolled-back"
+  | "not-applied"
+  | "applied-by-run";
+
+export interface FleetResult {
+  outcome: FleetOutcome;
+  /** Total applied migrations over all tracks, before and after. */
+  from: number | null;
+  to: number | null;
+  /** Applied migrations per track table, after. */
+  versions?: Record<string, number>;
+  error?: string;
+}
+
+interface Counts {
+  from: number;
+  to: number;
+  versions: Record<string, number>;
+}
+
+export interface FleetExecutor {
+  /** How many tasks it runs at once. */
+  readonly concurrency: number;
+  /** Whether tasks run on other threads. */
+  readonly parallel: boolean;
+  run(task: FleetTask): Promise<FleetResult>;
+  close(): Promise<void>;
+}
+
+class RollbackTrial extends Error {}
+
+/** Limits a track to what a task may apply. */
+function limited(
+  track: MigrationTrack,
+  limits: Record<string, number> | undefined,
+): MigrationTrack {
+  const limit = limits?.[track.table];
+  return limit === undefined
+    ? track
+    : { table: track.table, migrations: track.migrations.slice(0, limit) };
+}
+
+async function migrateIn(
+  trx: Transaction<any>,
+  tracks: readonly MigrationTrack[],
+  task: FleetTask,
+): Promise<Counts> {
+  let from = 0;
+  let to = 0;
+  const versions: Record<string, number> = {};
+  for (const full of tracks) {
+    const track = limited(full, task.limits);
+    await ensureMigrationsTable(trx, track.table);
+    const plan = planMigrations(await readApplied(trx, track.table), track.migrations);
+    if (plan.kind === "pending") {
+      await applyMigrations(trx, plan.pending, plan.from, track.table, task.runId);
+      from += plan.from;
+      to += plan.to;
+      versions[track.table] = plan.to;
+    } else if (plan.kind === "current") {
+      from += plan.version;
+      to += plan.version;
+      versions[track.table] = plan.version;
+    } else {
+      throw planError(plan);
+    }
+  }
+  return { from, to, versions };
+}
+
+async function rollbackIn(
+  trx: Transaction<any>,
+  tracks: readonly MigrationTrack[],
+  runId: number,
+): Promise<Counts> {
+  let from = 0;
+  let to = 0;
+  const versions: Record<string, number> = {};
+  for (const track of tracks) {
+    await ensureMigrationsTable(trx, track.table);
+    const applied = await readApplied(trx, track.table);
+    const plan = planMigrations(applied, track.migrations);
+    if (plan.kind === "drift" || plan.kind === "too-new") throw planError(plan);
+    const firstOfRun = applied.findIndex((row) => row.run_id === runId);
+    from += applied.length;
+    if (firstOfRun < 0) {
+      to += applied.length;
+      versions[track.table] = applied.length;
+      continue;
+    }
+    const later = applied.slice(firstOfRun).find((row) => row.run_id !== runId);
+    if (later) {
+      throw new TenantbaseError(
+        "MIGRATION_INVALID",
+        `Migration ${later.name} was applied after run ${runId}; roll that back first.`,
+      );
+    }
+    await revertMigrations(trx, track.migrations, applied.length, firstOfRun, track.table);
+    to += firstOfRun;
+    versions[track.table] = firstOfRun;
+  }
+  return { from, to, versions };
+}
+
+async function inspect(
+  db: Kysely<any>,
+  tracks: readonly MigrationTrack[],
+  runId: number,
+): Promise<FleetResult> {
+  let total = 0;
+  let byRun = false;
+  for (const track of tracks) {
+    const applied = await readApplied(db, track.table);
+    total += applied.length;
+    byRun ||= applied.some((row) => row.run_id === runId);
+  }
+  return { outcome: byRun ? "applied-by-run" : "not-applied", from: total, to: total };
+}
+
+/** Runs one task on one tenant database. Never throws: failures are results. */
+export async function executeTask(
+  driver: StorageDriver,
+  tracks: readonly MigrationTrack[],
+  task: FleetTask,
+): Promise<FleetResult> {
+  let kysely: Driver | undefined;
+  try {
+    kysely = await driver.open(task.storage);
+    const db = new Kysely<any>({ dialect: dialectOf(driver, kysely) });
+    switch (task.kind) {
+      case "inspect":
+        return await inspect(db, tracks, task.targetRunId ?? task.runId);
+      case "migrate": {
+        const counts = await db.transaction().execute((trx) => migrateIn(trx, tracks, task));
+        return { outcome: counts.from === counts.to ? "current" : "migrated", ...counts };
+      }
+      case "trial": {
+        let counts: Counts = { from: 0, to: 0, versions: {} };
+        try {
+          await db.transaction().execute(async (trx) => {
+            counts = await migrateIn(trx, tracks, task);
+            throw new RollbackTrial();
+          });
+        } catch (error) {
+          if (!(error instanceof RollbackTrial)) throw error;
+        }
+        return { outcome: counts.from === counts.to ? "current" : "would-migrate", ...counts };
+      }
+      case "rollback": {
+        const target = task.targetRunId ?? task.runId;
+        const counts = await db.transaction().execute((trx) => rollbackIn(trx, tracks, target));
+        return { outcome: counts.from === counts.to ? "not-applied" : "rolled-back", ...counts };
+      }
+      default:
+        throw new TypeError(`unknown task kind ${String((task as FleetTask).kind)}`);
+    }
+  } catch (error) {
+    return {
+      outcome: task.kind === "trial" ? "would-fail" : "failed",
+      from: null,
+      to: null,
+      error: (error as Error)?.message ?? String(error),
+    };
+  } finally {
+    await kysely?.destroy().catch(() => {});
+  }
+}
+
+type Driver = Awaited<ReturnType<StorageDriver["open"]>>;
+
+/** A track as it crosses to a worker: SQL where the migration is SQL, a name otherwise. */
+export interface SerializedTrack {
+  table: string;
+  migrations: Array<{ name: string; checksum: string; sql?: { up: string[]; down?: string[] } }>;
+}
+
+export function serializeTracks(tracks: readonly MigrationTrack[]): SerializedTrack[] {
+  return tracks.map((track) => ({
+    table: track.table,
+    migrations: track.migrations.map((m) => ({
+      name: m.name,
+      checksum: m.checksum,
+      ...(m.sql ? { sql: m.sql } : {}),
+    })),
+  }));
+}
+
+/**
+ * Rebuilds tracks in a worker. Migrations without SQL are looked up by name
+ * and checksum in the code's migrations, loaded from `codeMigrations`.
+ */
+export function deserializeTracks(
+  tracks: readonly SerializedTrack[],
+  codeMigrations: readonly ResolvedMigration[],
+): MigrationTrack[] {
+  const byName = new Map(codeMigrations.map((m) => [m.name, m]));
+  return tracks.map((track) => ({
+    table: track.table,
+    migrations: track.migrations.map((m) => {
+      if (m.sql) return migrationFromSql(m.name, m.checksum, m.sql);
+      const code = byName.get(m.name);
+      if (!code || code.checksum !== m.checksum) {
+        throw new TenantbaseError(
+          "MIGRATION_INVALID",
+          `The worker module's migration ${m.name} differs from the one being rolled out.`,
+        );
+      }
+      return code;
+    }),
+  }));
+}
+
+/** Whether every migration of the tracks can run in a worker thread. */
+export function workerCanRun(
+  tracks: readonly MigrationTrack[],
+  codeTable: string,
+  hasWorkerModule: boolean,
+): boolean {
+  return tracks.every((track) =>
+    track.migrations.every(
+      (m) => m.sql !== undefined || (hasWorkerModule && track.table === codeTable),
+    ),
+  );
+}
+
+export function createInProcessExecutor(
+  driver: StorageDriver,
+  tracks: readonly MigrationTrack[],
+  concurrency: number,
+): FleetExecutor {
+  return {
+    concurrency,
+    parallel: false,
+    run: (task) => executeTask(driver, tracks, task),
+    close: async () => {},
+  };
+}
+
+export interface WorkerExecutorOptions {
+  driver: WorkerDriverConfig;
+  tracks: SerializedTrack[];
+  /** A module exporting the tenant definition, for migrations defined as functions. */
+  workerModule?: string;
+  threads?: number;
+}
+
+interface Pending {
+  resolve(result: FleetResult): void;
+}
+
+/** The module every worker runs (TypeScript sources run through tsx). */
+function workerEntry(): URL {
+  const self = new URL(import.meta.url);
+  return new URL(self.pathname.endsWith(".ts") ? "./fleet-worker.ts" : "./fleet-worker.js", self);
+}
+
+function spawn(entry: URL, workerData: unknown): Worker {
+  if (!entry.pathname.endsWith(".ts")) return new Worker(entry, { workerData });
+  // Workers do not inherit a loader registered at run time: register tsx inside.
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const boot = `const { workerData } = require("node:worker_threads");
+import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(workerData.entry); });`;
+  return new Worker(boot, {
+    eval: true,
+    workerData: { ...(workerData as object), entry: entry.href },
+  });
+}
+
+export async function createWorkerExecutor(options: WorkerExecutorOptions): Promise<FleetExecutor> {
+  const threads = Math.max(1, options.threads ?? availableParallelism());
+  const entry = workerEntry();
+  const workers: Array<{ worker: Worker; pending: Map<number, Pending> }> = [];
+  let nextId = 0;
+  let turn = 0;
+  let failure: Error | undefined;
+
+  const ready = Array.from({ length: threads }, () => {
+    const worker = spawn(entry, {
+      driver: options.driver,
+      tracks: options.tracks,
+      workerModule: options.workerModule,
+    });
+    const slot = { worker, pending: new Map<number, Pending>() };
+    workers.push(slot);
+    return new Promise<void>((resolve, reject) => {
+      worker.on(
+        "message",
+        (message: { ready?: true; error?: string; id?: number; result?: FleetResult }) => {
+          if (message.ready) return resolve();
+          if (message.error !== undefined && message.id === undefined)
+            return reject(new Error(message.error));
+          const pending = slot.pending.get(message.id!);
+          slot.pending.delete(message.id!);
+          pending?.resolve(message.result!);
+        },
+      );
+      worker.on("error", (error) => {
+        failure = error;
+        reject(error);
+        for (const pending of slot.pending.values()) {
+          pending.resolve({
+            outcome: "failed",
+            from: null,
+            to: null,
+            error: `worker failed: ${error.message}`,
+          });
+        }
+        slot.pending.clear();
+      });
+    });
+  });
+  try {
+    await Promise.all(ready);
+  } catch (error) {
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+    throw new TenantbaseError(
+      "MIGRATION_INVALID",
+      `Fleet workers could not start: ${(error as Error).message}`,
+    );
+  }
+
+  return {
+    concurrency: threads,
+    parallel: true,
+    run(task) {
+      if (failure) {
+        return Promise.resolve({
+          outcome: "failed",
+          from: null,
+          to: null,
+          error: `worker failed: ${failure.message}`,
+        });
+      }
+      // The least busy worker, round robin among equals.
+      let best = workers[turn++ % workers.length]!;
+      for (const slot of workers) if (slot.pending.size < best.pending.size) best = slot;
+      const id = nextId++;
+      return new Promise<FleetResult>((resolve) => {
+        best.pending.set(id, { resolve });
+        best.worker.postMessage({ id, task });
+      });
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+    },
+  };
+}
+
+/** Loads the tenant definition's code migrations from a module (in a worker). */
+export async function loadCodeMigrations(module: string): Promise<ResolvedMigration[]> {
+  let mod: Record<string, unknown>;
+  if (module.endsWith(".ts")) {
+    const { tsImport } = await import("tsx/esm/api");
+    mod = (await tsImport(module, import.meta.url)) as Record<string, unknown>;
+  } else {
+    mod = (await import(module)) as Record<string, unknown>;
+  }
+  const definition = (mod.default ?? mod.definition ?? mod) as { migrations?: unknown };
+  const migrations = definition.migrations;
+  const list = Array.isArray(migrations)
+    ? migrations
+    : (migrations as { tenant?: unknown } | undefined)?.tenant;
+  return resolveMigrations((list as never[]) ?? []);
+}
