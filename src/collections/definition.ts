@@ -83,11 +83,20 @@ const AUTH_RESERVED = [
   "passwordconfirm",
   "oldpassword",
 ];
-/** System fields a client may send back in a definition (ignored, they cannot change). */
-const SYSTEM_FIELD_NAMES = {
-  base: ["id", "created", "updated"],
-  auth: ["id", "created", "updated", ...AUTH_SYSTEM_FIELDS.map((n) => n.toLowerCase())],
-} as const;
+/** System fields (by lower-cased name) a client may send back in a definition; ignored, they cannot change. */
+const BASE_SYSTEM_TYPES: Record<string, FieldType> = {
+  id: "text",
+  created: "autodate",
+  updated: "autodate",
+};
+const AUTH_SYSTEM_TYPES: Record<string, FieldType> = {
+  ...BASE_SYSTEM_TYPES,
+  email: "email",
+  emailvisibility: "bool",
+  verified: "bool",
+  password: "password",
+  tokenkey: "text",
+};
 
 const UNIQUE_TYPES: ReadonlySet<FieldType> = new Set([
   "text",
@@ -105,8 +114,10 @@ export function isMultiple(field: FieldDefinition): boolean {
 /** How a collection finds a relation's target: by id or by name, live collections only. */
 export type RelationResolver = (idOrName: string) => { id: string } | undefined;
 
-function isSystemName(type: CollectionType, name: string): boolean {
-  return (SYSTEM_FIELD_NAMES[type] as readonly string[]).includes(name.toLowerCase());
+/** A system field sent back as the API shows it (same name and type). */
+function isSystemField(type: CollectionType, input: FieldInput): boolean {
+  const types = type === "auth" ? AUTH_SYSTEM_TYPES : BASE_SYSTEM_TYPES;
+  return types[input.name.toLowerCase()] === input.type;
 }
 
 function isReserved(type: CollectionType, name: string): boolean {
@@ -233,7 +244,7 @@ function normalizeFields(
   const out: Array<{ input: FieldInput; field: FieldDefinition; index: number }> = [];
   const seen = new Set(existing.map((f) => f.name.toLowerCase()));
   inputs.forEach((input, index) => {
-    if (isSystemName(type, input.name)) return;
+    if (isSystemField(type, input)) return;
     if (isReserved(type, input.name)) {
       errors[`fields.${index}.name`] = fieldError(
         "validation_reserved_name",

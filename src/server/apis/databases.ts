@@ -1,6 +1,7 @@
 /**
  * Databases (tenants), superusers only:
- * GET /api/databases, POST /api/databases {name}, DELETE /api/databases/:name.
+ * GET /api/databases, POST /api/databases {name}, DELETE /api/databases/:name
+ * (or DELETE /api/databases?name= for names a URL path cannot hold: ".", "..").
  * Names follow the engine's tenant key rules; a delete keeps a final copy.
  */
 import type { Hono } from "hono";
@@ -8,6 +9,7 @@ import type { TenantInfo } from "../../core/catalog.js";
 import { readBody } from "../body.js";
 import type { ServerContext } from "../context.js";
 import type { AppEnv } from "../env.js";
+import { badRequest } from "../errors.js";
 import { requireSuperuser } from "../middleware/auth/index.js";
 import { databaseCreateSchema } from "../schemas.js";
 
@@ -44,6 +46,14 @@ export function registerDatabases(app: Hono<AppEnv>, ctx: ServerContext): void {
 
   app.delete("/api/databases/:name", requireSuperuser(), async (c) => {
     await ctx.hub.tenants.delete(c.req.param("name"));
+    return c.body(null, 204);
+  });
+
+  // URLs cannot carry "." or ".." as a path segment: such names go in the query.
+  app.delete("/api/databases", requireSuperuser(), async (c) => {
+    const name = c.req.query("name");
+    if (name === undefined) throw badRequest("Name the database: DELETE /api/databases/:name.");
+    await ctx.hub.tenants.delete(name);
     return c.body(null, 204);
   });
 }
