@@ -65,7 +65,7 @@ export interface ApiResponse<T = any> {
 export interface CallOptions {
   body?: unknown;
   /** Sent as is (for malformed JSON and the like). */
-  rawBody?: string | Uint8Array;
+  rawBody?: string;
   /** "admin" for the admin token, a token, or null for none. */
   token?: string | null;
   tenant?: string;
@@ -83,7 +83,7 @@ export function apiClient(server: { url: string }) {
     const token = options.token === undefined ? "admin" : options.token;
     if (token) headers.authorization = `Bearer ${token === "admin" ? ADMIN_TOKEN : token}`;
     if (options.tenant !== undefined) headers["x-dbname"] = options.tenant;
-    let body: string | Uint8Array | undefined;
+    let body: string | undefined;
     if (options.rawBody !== undefined) body = options.rawBody;
     else if (options.body !== undefined) {
       body = JSON.stringify(options.body);
