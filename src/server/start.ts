@@ -4,7 +4,7 @@
  * requests finish, then (if asked) closes the hub and so every tenant.
  */
 
-import type { Server } from "node:http";
+import type { Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -36,6 +36,8 @@ export interface RunningServer {
   url: string;
   port: number;
   app: Hono<AppEnv>;
+  /** The Node HTTP server underneath. */
+  httpServer: Server;
   adminToken: string;
   adminTokenSource: SecretSource;
   close(): Promise<void>;
@@ -55,6 +57,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     jwtSecret: secrets.jwtSecret,
   });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  // Responses still to be written when close() starts end their connection, so the
+  // server does not wait for clients to drop idle keep-alive connections.
+  let stopping = false;
+  const pending = new Set<ServerResponse>();
+  server.on("request", (_request, response: ServerResponse) => {
+    if (stopping) response.setHeader("connection", "close");
+    pending.add(response);
+    response.once("close", () => pending.delete(response));
+  });
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -70,10 +81,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `http://${shownHost}:${port}`,
     port,
     app,
+    httpServer: server,
     adminToken: secrets.adminToken,
     adminTokenSource: secrets.adminTokenSource,
     close() {
       closing ??= (async () => {
+        stopping = true;
+        for (const response of pending) {
+          if (!response.headersSent) response.setHeader("connection", "close");
+        }
         await new Promise<void>((resolve) => {
           // Idle keep-alive connections close now; busy ones after their response.
           server.close(() => resolve());
