@@ -154,11 +154,12 @@ export class RecordStore {
     const conditions: RawBuilder<SqlBool>[] = [];
     const ruleSql = this.#where(collection, caller, rule);
     if (ruleSql) conditions.push(ruleSql);
-    const ctx = filterContext(collection, this.#dialect, caller);
-    if (query.filter !== undefined && query.filter.trim() !== "") {
-      conditions.push(filterToSql(query.filter, ctx));
-    }
-    const sorts = query.sort ? parseSort(query.sort, ctx) : [];
+    const hasFilter = query.filter !== undefined && query.filter.trim() !== "";
+    // Built only when needed: most list requests have neither filter nor sort.
+    const ctx =
+      hasFilter || query.sort ? filterContext(collection, this.#dialect, caller) : undefined;
+    if (hasFilter) conditions.push(filterToSql(query.filter!, ctx!));
+    const sorts = query.sort ? parseSort(query.sort, ctx!) : [];
     let items = handle.db.selectFrom(collection.table).select(collection.columns as string[]);
     for (const condition of conditions) items = items.where(condition);
     for (const sort of sorts) items = items.orderBy(sort.orderBy as any);
@@ -377,7 +378,8 @@ export class RecordStore {
     const plain = resolveModifiers(collection, body, undefined, errors);
     const write = this.#prepare(collection, caller, { plain, errors }, undefined);
     const now = formatDate(new Date());
-    const id = typeof body.id === "string" && body.id !== "" ? body.id : newRecordId();
+    const chosenId = typeof body.id === "string" && body.id !== "" ? body.id : undefined;
+    const id = chosenId ?? newRecordId();
     const values: Row = { id, ...write.values, created: now, updated: now };
     for (const field of collection.fields) {
       if (field.type === "autodate") values[field.name] = now;
@@ -390,11 +392,14 @@ export class RecordStore {
       values.verified ??= false;
     }
     return handle.transaction(async (trx) => {
-      const taken = await trx
-        .selectFrom(collection.table)
-        .select("id")
-        .where("id", "=", id)
-        .executeTakeFirst();
+      // A generated id is 15 random characters: only a chosen one can be taken.
+      const taken =
+        chosenId !== undefined &&
+        (await trx
+          .selectFrom(collection.table)
+          .select("id")
+          .where("id", "=", id)
+          .executeTakeFirst());
       if (taken) {
         throw invalid("Failed to create record.", {
           id: fieldError(

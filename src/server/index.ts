@@ -6,6 +6,15 @@
  *   import { startServer } from "tenantbase/server";
  *   const server = await startServer({ hub: createTenantbase(), port: 8090 });
  */
+export {
+  type AttachedCollections,
+  attachCollections,
+  type Caller,
+  Collection,
+  Collections,
+  type RecordEvent,
+  RecordStore,
+} from "../collections/index.js";
 export { type AppOptions, createApp, DEFAULT_TOKEN_TTL_SECONDS } from "./app.js";
 export type { Principal } from "./auth/principal.js";
 export type { IdentityProviderOptions } from "./auth/providers.js";
