@@ -78,7 +78,8 @@ function resolveModifiers(
   current: ApiRecord | undefined,
   errors: FieldErrors,
 ): Record<string, unknown> {
-  const plain: Record<string, unknown> = {};
+  // No prototype: body keys such as __proto__ stay plain keys (and are reported as unknown).
+  const plain: Record<string, unknown> = Object.create(null);
   const modified: Array<[string, string, string | undefined, unknown]> = [];
   for (const [key, value] of Object.entries(body)) {
     const match = MODIFIER.exec(key);
@@ -314,7 +315,7 @@ export class RecordStore {
     values: Row,
     id: string,
   ): Promise<void> {
-    const errors: FieldErrors = {};
+    const errors: FieldErrors = Object.create(null);
     for (const field of collection.fields) {
       const value = values[field.name];
       if (value === undefined) continue;
@@ -374,7 +375,7 @@ export class RecordStore {
     body: Record<string, unknown>,
   ): Promise<ApiRecord> {
     const rule = gate(collection, "createRule", caller);
-    const errors: FieldErrors = {};
+    const errors: FieldErrors = Object.create(null);
     const plain = resolveModifiers(collection, body, undefined, errors);
     const write = this.#prepare(collection, caller, { plain, errors }, undefined);
     const now = formatDate(new Date());
@@ -448,7 +449,7 @@ export class RecordStore {
         .executeTakeFirst();
       if (!row) throw new RecordNotFound();
       const current = fullApiRecord(collection, row);
-      const errors: FieldErrors = {};
+      const errors: FieldErrors = Object.create(null);
       const plain = resolveModifiers(collection, body, current, errors);
       // Access first: a caller the rule shuts out learns nothing from validation errors.
       if (rule.kind === "filter") {

@@ -3,7 +3,7 @@ import type { z } from "zod";
 import { type FieldErrors, fieldError } from "./errors.js";
 
 export function zodErrors(error: z.ZodError): FieldErrors {
-  const errors: FieldErrors = {};
+  const errors: FieldErrors = Object.create(null);
   for (const issue of error.issues) {
     const unknownKeys = issue.code === "unrecognized_keys" ? issue.keys : [];
     const paths =

@@ -59,14 +59,14 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
 
 /** "fields.0.max" → { fields: { 0: { max: error } } }, as PocketBase nests them. */
 export function nestFieldErrors(errors: FieldErrors): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null);
   for (const [path, error] of Object.entries(errors)) {
     const keys = path.split(".");
     let node = out;
     for (const key of keys.slice(0, -1)) {
       let next = node[key];
       if (!next || typeof next !== "object") {
-        next = {};
+        next = Object.create(null);
         node[key] = next;
       }
       node = next as Record<string, unknown>;

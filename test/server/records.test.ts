@@ -284,3 +284,15 @@ describe("records API: write", () => {
     expect((await list()).body.totalItems).toBe(5);
   });
 });
+
+describe("records API: prototype keys", () => {
+  it("reports __proto__ and constructor as unknown fields", async () => {
+    const res = await call("POST", "/api/collections/posts/records", {
+      tenant: T,
+      rawBody: '{"title":"p","__proto__":{"views":5},"constructor":1}',
+      headers: { "content-type": "application/json" },
+    });
+    expect(res.status).toBe(400);
+    expect(Object.keys(res.body.data).sort()).toEqual(["__proto__", "constructor"]);
+  });
+});
