@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -68,10 +68,20 @@ describe("tenantbase serve", () => {
     expect(await second.exited).toBe(0);
   });
 
-  it("uses TENANTBASE_ADMIN_TOKEN and --port when given", async () => {
+  it("uses TENANTBASE_ADMIN_TOKEN, --port and the --app definition's migrations", async () => {
+    // .mts: outside a "type": "module" package a .ts file would load as CommonJS.
+    const app = join(dir, "definition.mts");
+    writeFileSync(
+      app,
+      `export default { migrations: [{ name: "0001_ledger", async up(db: any) {
+        await db.schema.createTable("ledger").addColumn("id", "integer").execute();
+      } }] };\n`,
+    );
     const served = await serve({ TENANTBASE_ADMIN_TOKEN: "env-admin-token-123456" }, [
       "--port",
       "0",
+      "--app",
+      app,
     ]);
     expect(served.output()).not.toContain("Admin token");
     const ok = await fetch(`${served.url}/api/databases`, {
@@ -82,6 +92,17 @@ describe("tenantbase serve", () => {
       headers: { authorization: "Bearer tb_x" },
     });
     expect(old.status).toBe(401);
+    // The app's own table exists in tenant databases, so no collection may take its name.
+    const clash = await fetch(`${served.url}/api/collections`, {
+      method: "POST",
+      headers: {
+        authorization: "Bearer env-admin-token-123456",
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ name: "ledger" }),
+    });
+    expect(clash.status).toBe(400);
+    expect((await clash.json()).data.name.code).toBe("validation_collection_name_exists");
     served.child.kill("SIGTERM");
     expect(await served.exited).toBe(0);
   });
