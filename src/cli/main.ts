@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { isTenantbaseError } from "../core/errors.js";
+import { registerServe } from "./commands/serve.js";
 import { registerTenants } from "./commands/tenants.js";
 
 export function buildProgram(): Command {
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .description("A database per tenant: server, tenants, migrations, backups")
     .showHelpAfterError()
     .exitOverride();
+  registerServe(program);
   registerTenants(program);
   return program;
 }

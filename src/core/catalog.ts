@@ -183,6 +183,59 @@ export function catalogMigrations(dialect: StorageDriver["dialect"]): Migration[
           .execute();
       },
     },
+    // 0002 is the lead's (migration runs); collections and settings follow it.
+    {
+      name: "0003_collections",
+      checksum: "0003_collections",
+      async up(db) {
+        // Collection definitions (global: every tenant gets them as tenant migrations).
+        await db.schema
+          .createTable("collections")
+          .addColumn("id", t.id, (c) =>
+            dialect === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn("collection_id", "text", (c) => c.notNull().unique())
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("name_key", "text", (c) => c.notNull())
+          .addColumn("type", "text", (c) => c.notNull())
+          .addColumn("definition", "text", (c) => c.notNull())
+          .addColumn("created_at", t.bigint, (c) => c.notNull())
+          .addColumn("updated_at", t.bigint, (c) => c.notNull())
+          .addColumn("deleted_at", t.bigint)
+          .execute();
+        await db.schema
+          .createIndex("collections_live_name")
+          .on("collections")
+          .column("name_key")
+          .unique()
+          .where(sql.ref("deleted_at"), "is", null)
+          .execute();
+        // Every schema change of a collection, in order: the source of the tenant migrations.
+        await db.schema
+          .createTable("collection_changes")
+          .addColumn("seq", t.id, (c) =>
+            dialect === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn("collection_id", "text", (c) => c.notNull())
+          .addColumn("migration_name", "text", (c) => c.notNull().unique())
+          .addColumn("payload", "text", (c) => c.notNull())
+          .addColumn("created_at", t.bigint, (c) => c.notNull())
+          .execute();
+      },
+    },
+    {
+      name: "0004_settings",
+      checksum: "0004_settings",
+      async up(db) {
+        // Server settings and generated secrets (admin token, JWT secret).
+        await db.schema
+          .createTable("settings")
+          .addColumn("name", "text", (c) => c.primaryKey())
+          .addColumn("value", "text", (c) => c.notNull())
+          .addColumn("updated_at", t.bigint, (c) => c.notNull())
+          .execute();
+      },
+    },
   ];
 }
 
