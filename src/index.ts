@@ -9,6 +9,9 @@
  */
 export {
   type ListTenantsOptions,
+  type OutcomeKind,
+  type RunKind,
+  type RunStatus,
   TENANT_STATUSES,
   type TenantInfo,
   type TenantPage,
@@ -21,6 +24,7 @@ export {
   type CreateTenantOptions,
   createTenantbase,
   type MigrationStreams,
+  type MigrationsApi,
   type MigrationTrackSource,
   type Tenantbase,
   type TenantbaseOptions,
@@ -28,6 +32,15 @@ export {
   type TenantsApi,
 } from "./core/hub.js";
 export type { PoolOptions, PoolStats } from "./core/pool.js";
+export type {
+  FleetStatus,
+  MigrationRun,
+  RollbackOptions,
+  RunCounts,
+  RunOptions,
+  RunProgress,
+  TenantOutcome,
+} from "./core/rollout.js";
 export {
   isValidTenantKey,
   MAX_TENANT_KEY_BYTES,

@@ -5,6 +5,7 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
+import { attachCollections } from "../collections/attach.js";
 import { createTenantbase, type Tenantbase, type TenantbaseOptions } from "../core/hub.js";
 import type { StorageDriver } from "../drivers/driver.js";
 import { sqlite } from "../drivers/sqlite/index.js";
@@ -54,7 +55,16 @@ export async function loadApp(file: string): Promise<Partial<TenantbaseOptions>>
   const url = pathToFileURL(resolve(file)).href;
   const { tsImport } = await import("tsx/esm/api");
   const mod = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
-  const definition = (mod.default ?? mod.definition ?? mod) as Record<string, unknown>;
+  // A .ts file outside an ESM package loads as CommonJS: its default export is one level down.
+  let definition = (mod.default ?? mod.definition ?? mod) as Record<string, unknown>;
+  if (
+    definition &&
+    typeof definition === "object" &&
+    "default" in definition &&
+    !("migrations" in definition)
+  ) {
+    definition = definition.default as Record<string, unknown>;
+  }
   if (!definition || typeof definition !== "object") {
     throw new Error(`${file} must export a tenant definition (export default defineTenant({...}))`);
   }
@@ -68,6 +78,8 @@ export async function openHub(
   const app = options.app ? await loadApp(options.app) : {};
   const hub = createTenantbase({ ...app, ...extra, driver: await driverFromOptions(options) });
   await hub.ready();
+  // Collection definitions are a tenant migration track: every command sees them.
+  await attachCollections(hub);
   return hub;
 }
 

@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { isTenantbaseError } from "../core/errors.js";
+import { registerMigrate } from "./commands/migrate.js";
 import { registerServe } from "./commands/serve.js";
 import { registerTenants } from "./commands/tenants.js";
 
@@ -10,9 +11,11 @@ export function buildProgram(): Command {
   const program = new Command("tenantbase")
     .description("A database per tenant: server, tenants, migrations, backups")
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .enablePositionalOptions();
   registerServe(program);
   registerTenants(program);
+  registerMigrate(program);
   return program;
 }
 

@@ -192,5 +192,7 @@ export function changeToMigration(row: ChangeRow, dialect: Dialect): ResolvedMig
     name: row.migrationName,
     checksum: digest(row.payload),
     up: (db) => applyChange(db, change, dialect),
+    // Fleet rollout workers rebuild it from the same row.
+    recipe: { module: import.meta.url, export: "changeToMigration", args: [row, dialect] },
   };
 }

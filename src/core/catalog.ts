@@ -29,10 +29,61 @@ export interface TenantsTable {
   metadata: string;
   error: string | null;
   archive_path: string | null;
+  /**
+   * Per migration track table, how many migrations the tenant is held at
+   * (set by a rollback; JSON). Wakes migrate no further; the next fleet run
+   * clears it.
+   */
+  pinned: string | null;
+}
+
+export type RunKind = "migrate" | "trial" | "rollback";
+export type RunStatus = "running" | "completed" | "stopped" | "interrupted";
+
+export interface MigrationRunsTable {
+  id: Generated<number>;
+  kind: RunKind;
+  status: RunStatus;
+  /** JSON: the options the run was started with (tenant selection, concurrency, ...). */
+  options: string;
+  target_version: number;
+  /** For a rollback: the run it undoes. */
+  rollback_of: number | null;
+  /** host:pid of the process running it, to tell an interrupted run from a running one. */
+  owner: string;
+  heartbeat_at: number;
+  started_at: number;
+  finished_at: number | null;
+}
+
+export type OutcomeKind =
+  | "pending"
+  | "migrated"
+  | "skipped"
+  | "failed"
+  | "not-reached"
+  | "would-migrate"
+  | "would-fail"
+  | "rolled-back"
+  | "not-applied";
+
+export interface MigrationOutcomesTable {
+  run_id: number;
+  tenant_id: number;
+  tenant_key: string;
+  /** The tenant's place in the run's order. */
+  position: number;
+  outcome: OutcomeKind;
+  from_version: number | null;
+  to_version: number | null;
+  error: string | null;
+  finished_at: number | null;
 }
 
 export interface CatalogSchema {
   tenants: TenantsTable;
+  migration_runs: MigrationRunsTable;
+  migration_outcomes: MigrationOutcomesTable;
 }
 
 export type TenantRow = {
@@ -54,6 +105,8 @@ export interface TenantInfo {
   error: string | null;
   /** Where the final copy of a deleted tenant's database was kept. */
   archivePath: string | null;
+  /** Set after a rollback: per migration table, the version the tenant is held at until the next run. */
+  pinned: Record<string, number> | null;
 }
 
 export interface ListTenantsOptions {
@@ -85,6 +138,7 @@ export function toTenantInfo(row: TenantRow): TenantInfo {
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
     error: row.error,
     archivePath: row.archive_path,
+    pinned: row.pinned ? (JSON.parse(row.pinned) as Record<string, number>) : null,
   };
 }
 
@@ -183,7 +237,51 @@ export function catalogMigrations(dialect: StorageDriver["dialect"]): Migration[
           .execute();
       },
     },
-    // 0002 is the lead's (migration runs); collections and settings follow it.
+    {
+      name: "0002_migration_runs",
+      checksum: "0002_migration_runs",
+      async up(db) {
+        await db.schema.alterTable("tenants").addColumn("pinned", "text").execute();
+        await db.schema
+          .createTable("migration_runs")
+          .addColumn("id", t.id, (c) =>
+            dialect === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("options", "text", (c) => c.notNull())
+          .addColumn("target_version", "integer", (c) => c.notNull())
+          .addColumn("rollback_of", t.bigint)
+          .addColumn("owner", "text", (c) => c.notNull())
+          .addColumn("heartbeat_at", t.bigint, (c) => c.notNull())
+          .addColumn("started_at", t.bigint, (c) => c.notNull())
+          .addColumn("finished_at", t.bigint)
+          .execute();
+        await db.schema
+          .createTable("migration_outcomes")
+          .addColumn("run_id", t.bigint, (c) => c.notNull())
+          .addColumn("tenant_id", t.bigint, (c) => c.notNull())
+          .addColumn("tenant_key", "text", (c) => c.notNull())
+          .addColumn("position", "integer", (c) => c.notNull())
+          .addColumn("outcome", "text", (c) => c.notNull())
+          .addColumn("from_version", "integer")
+          .addColumn("to_version", "integer")
+          .addColumn("error", "text")
+          .addColumn("finished_at", t.bigint)
+          .addPrimaryKeyConstraint("migration_outcomes_pk", ["run_id", "tenant_id"])
+          .execute();
+        await db.schema
+          .createIndex("migration_outcomes_run_outcome")
+          .on("migration_outcomes")
+          .columns(["run_id", "outcome", "position"])
+          .execute();
+        await db.schema
+          .createIndex("migration_outcomes_run_position")
+          .on("migration_outcomes")
+          .columns(["run_id", "position"])
+          .execute();
+      },
+    },
     {
       name: "0003_collections",
       checksum: "0003_collections",
@@ -301,6 +399,7 @@ export class Catalog {
         metadata: values.metadata,
         error: null,
         archive_path: null,
+        pinned: null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();

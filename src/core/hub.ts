@@ -16,12 +16,14 @@ import {
   ensureMigrationsTable,
   type MigrationTrack,
   migrateTracks,
+  readApplied,
   TENANT_MIGRATIONS_TABLE,
 } from "../migrations/migrator.js";
 import {
   Catalog,
   type CatalogSchema,
   type ListTenantsOptions,
+  type OutcomeKind,
   serializeMetadata,
   type TenantInfo,
   type TenantPage,
@@ -34,6 +36,7 @@ import {
   TenantExists,
   TenantMigrationFailed,
   TenantNotFound,
+  TenantSchemaTooNew,
   TenantStorageMissing,
   TenantSuspended,
 } from "./errors.js";
@@ -46,6 +49,14 @@ import {
   type PoolStats,
   TenantPool,
 } from "./pool.js";
+import {
+  type FleetStatus,
+  type MigrationRun,
+  type RollbackOptions,
+  Rollout,
+  type RunOptions,
+  type TenantOutcome,
+} from "./rollout.js";
 import { storageName, validateTenantKey } from "./tenant-key.js";
 
 export interface MigrationStreams {
@@ -71,6 +82,13 @@ export interface TenantbaseOptions {
   pool?: PoolOptions;
   /** Tenant migrations (a list), or both streams. */
   migrations?: Migration[] | MigrationStreams;
+  /**
+   * A module that exports this same definition (`export default` or
+   * `definition`), so fleet rollouts can run migrations written as functions
+   * in worker threads. Without it they run in this thread. Migrations from
+   * SQL files and collections run in workers either way.
+   */
+  workerModule?: string;
   /** Called with errors nobody awaits (event listeners, background bookkeeping). */
   onError?: (error: unknown, context: string) => void;
 }
@@ -105,12 +123,31 @@ export interface TenantsApi {
   restore(key: string, source: string): Promise<void>;
 }
 
+export interface MigrationsApi {
+  /** The code's tenant migrations, checked and in order. */
+  readonly list: readonly ResolvedMigration[];
+  /** Rolls the pending migrations out to many tenants (see RunOptions); resolves when the run ends. */
+  run(options?: RunOptions): Promise<MigrationRun>;
+  /** Runs `down` on exactly the tenants a run migrated, and holds them there until the next run. */
+  rollback(runId: number, options?: RollbackOptions): Promise<MigrationRun>;
+  /** Tenants per version, failed tenants, latest runs. */
+  status(): Promise<FleetStatus>;
+  runs(options?: { limit?: number }): Promise<MigrationRun[]>;
+  getRun(runId: number): Promise<MigrationRun>;
+  /** Per-tenant outcomes of a run, in the run's order. */
+  outcomes(
+    runId: number,
+    options?: { outcome?: OutcomeKind; limit?: number; afterPosition?: number },
+  ): Promise<TenantOutcome[]>;
+  /** Makes a failed tenant active again and wakes it, which retries its migrations. */
+  retry(key: string): Promise<void>;
+}
+
 export interface Tenantbase {
   readonly driver: StorageDriver;
   readonly catalog: Catalog;
   readonly tenants: TenantsApi;
-  /** The code's tenant migrations, checked and in order. */
-  readonly migrations: readonly ResolvedMigration[];
+  readonly migrations: MigrationsApi;
   /** Every track of tenant migrations (the code's first), as they are now. */
   migrationTracks(): MigrationTrack[];
   /** The schema version a tenant reaches when fully migrated (migrations over all tracks). */
@@ -145,7 +182,7 @@ const TOUCH_FLUSH_MS = 1000;
 class Hub implements Tenantbase {
   readonly driver: StorageDriver;
   readonly catalog: Catalog;
-  readonly migrations: readonly ResolvedMigration[];
+  readonly migrations: MigrationsApi;
   readonly tenants: TenantsApi;
   readonly #pool: TenantPool;
   readonly #bus: EventBus;
@@ -163,8 +200,7 @@ class Hub implements Tenantbase {
     const streams: MigrationStreams = Array.isArray(options.migrations)
       ? { tenant: options.migrations }
       : (options.migrations ?? {});
-    this.migrations = resolveMigrations(streams.tenant ?? []);
-    const code = this.migrations;
+    const code = resolveMigrations(streams.tenant ?? []);
     this.#trackSources = [{ table: TENANT_MIGRATIONS_TABLE, migrations: () => code }];
     this.catalog = new Catalog(
       new Kysely<CatalogSchema>({ dialect: this.driver.catalogDialect() }),
@@ -184,10 +220,33 @@ class Hub implements Tenantbase {
     }, TOUCH_FLUSH_MS);
     this.#flusher.unref();
     this.tenants = this.#tenantsApi();
+    this.migrations = this.#migrationsApi(
+      code,
+      new Rollout({
+        catalog: this.catalog,
+        driver: this.driver,
+        pool: this.#pool,
+        tracks: () => this.migrationTracks(),
+        ...(options.workerModule ? { workerModule: options.workerModule } : {}),
+      }),
+    );
   }
 
   async ready(): Promise<void> {
     await this.#ready;
+  }
+
+  /** The tracks as far as a tenant may go: all of them, or up to where a rollback holds it. */
+  #tracksFor(pinned: string | null): MigrationTrack[] {
+    const tracks = this.migrationTracks();
+    if (!pinned) return tracks;
+    const limits = JSON.parse(pinned) as Record<string, number>;
+    return tracks.map((track) => {
+      const limit = limits[track.table];
+      return limit === undefined
+        ? track
+        : { table: track.table, migrations: track.migrations.slice(0, limit) };
+    });
   }
 
   migrationTracks(): MigrationTrack[] {
@@ -264,8 +323,14 @@ class Hub implements Tenantbase {
       const db = new Kysely<any>({ dialect: dialectOf(this.driver, driver) });
       let version: number;
       try {
-        version = (await migrateTracks(db, this.migrationTracks())).to;
+        version = (await migrateTracks(db, this.#tracksFor(row.pinned))).to;
       } catch (error) {
+        // Drift and a too-new database are this code's problem, not the tenant's:
+        // refuse without marking it failed (a newer deployment may serve it fine).
+        if (error instanceof TenantbaseError && error.code === "TENANT_SCHEMA_TOO_NEW") {
+          throw new TenantSchemaTooNew(key, String(error.details.applied));
+        }
+        if (error instanceof TenantbaseError && error.code === "MIGRATION_DRIFT") throw error;
         const reason = (error as Error).message;
         await this.catalog.setStatus(key, "failed", reason);
         throw new TenantMigrationFailed(key, reason, { cause: error });
@@ -277,6 +342,20 @@ class Hub implements Tenantbase {
     }
     this.catalog.touch(key, Date.now());
     return { storage: row.storage_name, driver };
+  }
+
+  /** How many migrations (over all tracks) a tenant's database has applied. */
+  async #appliedVersion(storage: string): Promise<number> {
+    const driver = await this.driver.open(storage);
+    try {
+      const db = new Kysely<any>({ dialect: dialectOf(this.driver, driver) });
+      let total = 0;
+      for (const track of this.migrationTracks())
+        total += (await readApplied(db, track.table)).length;
+      return total;
+    } finally {
+      await driver.destroy();
+    }
   }
 
   async #sleep(entry: PoolEntry): Promise<void> {
@@ -354,6 +433,43 @@ class Hub implements Tenantbase {
     const row = await this.catalog.get(key);
     if (!row) throw new TenantNotFound(key);
     return row;
+  }
+
+  #migrationsApi(list: readonly ResolvedMigration[], rollout: Rollout): MigrationsApi {
+    return {
+      list,
+      run: async (options) => {
+        await this.#whenReady();
+        return rollout.run(options);
+      },
+      rollback: async (runId, options) => {
+        await this.#whenReady();
+        return rollout.rollback(runId, options);
+      },
+      status: async () => {
+        await this.#whenReady();
+        return rollout.status();
+      },
+      runs: async (options) => {
+        await this.#whenReady();
+        return rollout.runs(options);
+      },
+      getRun: async (runId) => {
+        await this.#whenReady();
+        return rollout.getRun(runId);
+      },
+      outcomes: async (runId, options) => {
+        await this.#whenReady();
+        return rollout.outcomes(runId, options);
+      },
+      retry: async (key) => {
+        const row = await this.#requireRow(key);
+        if (row.status === "failed") {
+          await this.#pool.exclusive(key, () => this.catalog.setStatus(key, "active"));
+        }
+        await this.tenant(key);
+      },
+    };
   }
 
   #tenantsApi(): TenantsApi {
@@ -445,7 +561,9 @@ class Hub implements Tenantbase {
               { cause: error },
             );
           }
-          // A restored copy may be older: the next wake migrates it. A failed tenant gets its retry.
+          // The catalog learns the copy's version; an older copy migrates on its next wake.
+          await this.catalog.setSchemaVersion(key, await this.#appliedVersion(row.storage_name));
+          // A failed tenant gets its retry.
           if (row.status === "failed") await this.catalog.setStatus(key, "active");
         });
       },

@@ -33,7 +33,7 @@ try {
     throw new Error(`${data.driver.module} has no export ${data.driver.exportName}`);
   const driver = new DriverClass(data.driver.options);
   const code = data.workerModule ? await loadCodeMigrations(data.workerModule) : [];
-  const tracks = deserializeTracks(data.tracks, code);
+  const tracks = await deserializeTracks(data.tracks, code);
   // One task at a time: better-sqlite3 is synchronous, and one thread has one core.
   let queue = Promise.resolve();
   port.on("message", (message: { id: number; task: FleetTask }) => {

@@ -11,7 +11,7 @@ import { Worker } from "node:worker_threads";
 import { Kysely, type Transaction } from "kysely";
 import { dialectOf, type StorageDriver, type WorkerDriverConfig } from "../drivers/driver.js";
 import { TenantbaseError } from "../tools/error.js";
-import { migrationFromSql, type ResolvedMigration, resolveMigrations } from "./migration.js";
+import { type MigrationRecipe, type ResolvedMigration, resolveMigrations } from "./migration.js";
 import {
   applyMigrations,
   ensureMigrationsTable,
@@ -214,7 +214,7 @@ type Driver = Awaited<ReturnType<StorageDriver["open"]>>;
 /** A track as it crosses to a worker: SQL where the migration is SQL, a name otherwise. */
 export interface SerializedTrack {
   table: string;
-  migrations: Array<{ name: string; checksum: string; sql?: { up: string[]; down?: string[] } }>;
+  migrations: Array<{ name: string; checksum: string; recipe?: MigrationRecipe }>;
 }
 
 export function serializeTracks(tracks: readonly MigrationTrack[]): SerializedTrack[] {
@@ -223,34 +223,52 @@ export function serializeTracks(tracks: readonly MigrationTrack[]): SerializedTr
     migrations: track.migrations.map((m) => ({
       name: m.name,
       checksum: m.checksum,
-      ...(m.sql ? { sql: m.sql } : {}),
+      ...(m.recipe ? { recipe: m.recipe } : {}),
     })),
   }));
 }
 
 /**
- * Rebuilds tracks in a worker. Migrations without SQL are looked up by name
- * and checksum in the code's migrations, loaded from `codeMigrations`.
+ * Rebuilds tracks in a worker: from each migration's recipe, or, for the
+ * code's own migrations defined as functions, by name from `codeMigrations`
+ * (loaded from the worker module). Checksums must match what the main thread
+ * rolls out.
  */
-export function deserializeTracks(
+export async function deserializeTracks(
   tracks: readonly SerializedTrack[],
   codeMigrations: readonly ResolvedMigration[],
-): MigrationTrack[] {
+): Promise<MigrationTrack[]> {
   const byName = new Map(codeMigrations.map((m) => [m.name, m]));
-  return tracks.map((track) => ({
-    table: track.table,
-    migrations: track.migrations.map((m) => {
-      if (m.sql) return migrationFromSql(m.name, m.checksum, m.sql);
-      const code = byName.get(m.name);
-      if (!code || code.checksum !== m.checksum) {
+  const modules = new Map<string, Record<string, unknown>>();
+  const rebuilt: MigrationTrack[] = [];
+  for (const track of tracks) {
+    const migrations: ResolvedMigration[] = [];
+    for (const m of track.migrations) {
+      let migration: ResolvedMigration | undefined;
+      if (m.recipe) {
+        let mod = modules.get(m.recipe.module);
+        if (!mod) {
+          mod = (await import(m.recipe.module)) as Record<string, unknown>;
+          modules.set(m.recipe.module, mod);
+        }
+        const build = mod[m.recipe.export] as
+          | ((...args: unknown[]) => ResolvedMigration)
+          | undefined;
+        migration = build?.(...m.recipe.args);
+      } else {
+        migration = byName.get(m.name);
+      }
+      if (!migration || migration.name !== m.name || migration.checksum !== m.checksum) {
         throw new TenantbaseError(
           "MIGRATION_INVALID",
-          `The worker module's migration ${m.name} differs from the one being rolled out.`,
+          `Migration ${m.name} could not be rebuilt identically in a worker thread.`,
         );
       }
-      return code;
-    }),
-  }));
+      migrations.push(migration);
+    }
+    rebuilt.push({ table: track.table, migrations });
+  }
+  return rebuilt;
 }
 
 /** Whether every migration of the tracks can run in a worker thread. */
@@ -261,7 +279,7 @@ export function workerCanRun(
 ): boolean {
   return tracks.every((track) =>
     track.migrations.every(
-      (m) => m.sql !== undefined || (hasWorkerModule && track.table === codeTable),
+      (m) => m.recipe !== undefined || (hasWorkerModule && track.table === codeTable),
     ),
   );
 }
@@ -398,7 +416,14 @@ export async function loadCodeMigrations(module: string): Promise<ResolvedMigrat
   } else {
     mod = (await import(module)) as Record<string, unknown>;
   }
-  const definition = (mod.default ?? mod.definition ?? mod) as { migrations?: unknown };
+  let definition = (mod.default ?? mod.definition ?? mod) as {
+    migrations?: unknown;
+    default?: unknown;
+  };
+  // A .ts file outside an ESM package loads as CommonJS: its default export is one level down.
+  if (definition.migrations === undefined && definition.default) {
+    definition = definition.default as { migrations?: unknown };
+  }
   const migrations = definition.migrations;
   const list = Array.isArray(migrations)
     ? migrations

@@ -17,10 +17,17 @@ export interface Migration {
    */
   checksum?: string;
   /**
-   * The migration as SQL scripts, when it is nothing more (file sources and
-   * generated migrations). Such a migration can run in a worker thread.
+   * How a worker thread rebuilds this migration: it imports `module` and calls
+   * its export `export` with `args` (structured-clonable). Set by file sources
+   * and generated migrations; fleet rollouts then run them on every core.
    */
-  sql?: { up: string[]; down?: string[] };
+  recipe?: MigrationRecipe;
+}
+
+export interface MigrationRecipe {
+  module: string;
+  export: string;
+  args: unknown[];
 }
 
 /** A migration with its checksum settled. */
@@ -32,10 +39,23 @@ export function digest(text: string): string {
   return createHash("sha256").update(text).digest("hex").slice(0, 16);
 }
 
+// Identifiers, numbers and string literals of a function's source.
+const TOKEN = /[A-Za-z_$][\w$]*|\d[\w.]*|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`/g;
+// Names build tools inject into compiled code (vite's SSR imports, esbuild's keepNames).
+const INJECTED = /^(?:__vite_ssr_\w*__|__vi_import_\d+__|__name)$/;
+
+/**
+ * A checksum of what a function says, not how a build tool printed it:
+ * whitespace, punctuation, quote style and injected helper names differ
+ * between tsc, esbuild (tsx) and vite for the same source, so only the
+ * identifiers and literals count.
+ */
 function functionChecksum(migration: Migration): string {
-  // Whitespace differs between build tools; the code does not.
   const source = `${migration.up.toString()}\n${migration.down?.toString() ?? ""}`;
-  return digest(source.replace(/\s+/g, " "));
+  const tokens = (source.match(TOKEN) ?? [])
+    .filter((token) => !INJECTED.test(token))
+    .map((token) => (/^["'`]/.test(token) ? `"${token.slice(1, -1)}"` : token));
+  return digest(tokens.join(" "));
 }
 
 /** Checks names (present, unique) and settles checksums. */
@@ -83,20 +103,12 @@ export function sqlMigration(
   const ups = typeof up === "string" ? [up] : up;
   const downs =
     down === undefined ? [] : (typeof down === "string" ? [down] : down).filter((s) => s.trim());
+  const settled = checksum ?? digest(`${ups.join("\n")}\n-- down\n${downs.join("\n")}`);
   return {
     name,
     up: runScripts(ups),
     ...(downs.length > 0 ? { down: runScripts(downs) } : {}),
-    sql: { up: ups, ...(downs.length > 0 ? { down: downs } : {}) },
-    checksum: checksum ?? digest(`${ups.join("\n")}\n-- down\n${downs.join("\n")}`),
+    checksum: settled,
+    recipe: { module: import.meta.url, export: "sqlMigration", args: [name, ups, downs, settled] },
   };
-}
-
-/** Rebuilds a migration from its SQL description (in a worker thread). */
-export function migrationFromSql(
-  name: string,
-  checksum: string,
-  scripts: { up: string[]; down?: string[] },
-): ResolvedMigration {
-  return sqlMigration(name, scripts.up, scripts.down, checksum);
 }
