@@ -76,7 +76,14 @@ export async function openHub(
   extra: Partial<TenantbaseOptions> = {},
 ): Promise<Tenantbase> {
   const app = options.app ? await loadApp(options.app) : {};
-  const hub = createTenantbase({ ...app, ...extra, driver: await driverFromOptions(options) });
+  // Fleet rollouts load the same module in worker threads to run its migrations on every core.
+  const workerModule = options.app ? pathToFileURL(resolve(options.app)).href : undefined;
+  const hub = createTenantbase({
+    ...(workerModule ? { workerModule } : {}),
+    ...app,
+    ...extra,
+    driver: await driverFromOptions(options),
+  });
   await hub.ready();
   // Collection definitions are a tenant migration track: every command sees them.
   await attachCollections(hub);
