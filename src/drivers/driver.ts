@@ -29,6 +29,16 @@ export interface BackupResult {
   readonly bytes: number;
 }
 
+export interface OpenOptions {
+  /**
+   * The caller opens the database for one short task and nothing else in
+   * this process uses it meanwhile (a fleet rollout task). A driver may then
+   * lock it for the caller alone when no other process has it open, which
+   * is cheaper (SQLite: no shared-memory file); otherwise it opens as usual.
+   */
+  exclusive?: boolean;
+}
+
 /** How a worker thread builds the same driver: `new (await import(module))[exportName](options)`. */
 export interface WorkerDriverConfig {
   readonly module: string;
@@ -62,7 +72,7 @@ export interface StorageDriver {
    * serialises every use of one tenant (one acquire at a time), so a driver
    * may hand out a single connection.
    */
-  open(storage: string): Promise<Driver>;
+  open(storage: string, options?: OpenOptions): Promise<Driver>;
 
   /** Whether the tenant's database exists. */
   exists(storage: string): Promise<boolean>;

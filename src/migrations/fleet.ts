@@ -168,7 +168,8 @@ export async function executeTask(
 ): Promise<FleetResult> {
   let kysely: Driver | undefined;
   try {
-    kysely = await driver.open(task.storage);
+    // The rollout holds the tenant exclusively in its pool while the task runs.
+    kysely = await driver.open(task.storage, { exclusive: true });
     const db = new Kysely<any>({ dialect: dialectOf(driver, kysely) });
     switch (task.kind) {
       case "inspect":

@@ -262,6 +262,21 @@ describe("fleet rollout", () => {
     await hub.close();
   });
 
+  it("migrates a tenant that another connection (another process) has open", async () => {
+    const dir = await fleet(3);
+    const other = new BetterSqlite3(join(dir, "tenants", `${storageName(keyOf(1))}.db`));
+    other.pragma("journal_mode = WAL");
+    expect(other.prepare("select count(*) as n from notes").get()).toEqual({ n: 1 });
+    const hub = v2Hub(dir, { workerModule: true });
+    const run = await hub.migrations.run();
+    expect(run.counts).toMatchObject({ migrated: 3, failed: 0 });
+    // The other connection sees the new schema, and can still write.
+    other.prepare("insert into notes (body, tag) values ('from elsewhere', 'x')").run();
+    other.close();
+    expect(schemaOf(dir, keyOf(1)).columns).toEqual(["id", "body", "tag"]);
+    await hub.close();
+  });
+
   it("rejects bad options with clear errors", async () => {
     const dir = await fleet(2);
     const hub = v2Hub(dir);

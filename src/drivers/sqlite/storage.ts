@@ -32,6 +32,7 @@ import {
 import {
   type BackupResult,
   dialectOf,
+  type OpenOptions,
   type StorageDriver,
   type TenantTemplate,
   type WorkerDriverConfig,
@@ -166,8 +167,11 @@ export class SqliteStorageDriver implements StorageDriver {
     if (this.#options.synchronous === "full") fsyncPath(join(this.dir, "tenants"));
   }
 
-  async open(storage: string): Promise<Driver> {
-    const db = new BetterSqlite3(this.pathOf(storage), { fileMustExist: true });
+  async open(storage: string, options: OpenOptions = {}): Promise<Driver> {
+    const path = this.pathOf(storage);
+    const db =
+      (options.exclusive ? this.#openExclusive(path) : undefined) ??
+      new BetterSqlite3(path, { fileMustExist: true });
     try {
       this.#configure(db);
     } catch (error) {
@@ -175,6 +179,27 @@ export class SqliteStorageDriver implements StorageDriver {
       throw error;
     }
     return new SqliteConnectionDriver(db, { statementCacheSize: this.#options.statementCacheSize });
+  }
+
+  /**
+   * WAL with EXCLUSIVE locking keeps the WAL index in memory instead of a
+   * `-shm` file that is created, mapped and deleted on every open: about twice
+   * as fast for one short task. Only possible when no other connection has the
+   * database open; then (SQLITE_BUSY at once) the caller opens it as usual.
+   */
+  #openExclusive(path: string): Database | undefined {
+    const db = new BetterSqlite3(path, { fileMustExist: true });
+    try {
+      db.pragma("busy_timeout = 0");
+      db.pragma("locking_mode = EXCLUSIVE");
+      // The first read takes the lock (and fails now if anyone else has the file open).
+      db.pragma("schema_version");
+      return db;
+    } catch (error) {
+      db.close();
+      if ((error as { code?: string }).code?.startsWith("SQLITE_BUSY")) return undefined;
+      throw error;
+    }
   }
 
   async exists(storage: string): Promise<boolean> {
