@@ -8,6 +8,26 @@
  *   await acme.db.selectFrom("projects").selectAll().execute();
  */
 export {
+  type ActionAuth,
+  type ActionCallers,
+  type ActionCallInput,
+  type ActionCallOptions,
+  type ActionContext,
+  type ActionDefinition,
+  type ActionDefinitions,
+  type ActionInfo,
+  type ActionResult,
+  type DemoData,
+  type DemoStep,
+  defineTenant,
+  type EventSchemas,
+  type ServerSettings,
+  SUPERUSER_AUTH,
+  type SuperuserAuth,
+  type TenantDefinition,
+  type UserAuth,
+} from "./actions/index.js";
+export {
   type ListTenantsOptions,
   type OutcomeKind,
   type RunKind,

@@ -14,7 +14,15 @@
  * tenant is the one in its token (`collection(name)`, or `db(name)` with the
  * same name).
  */
+import {
+  type ActionArgs,
+  type ActionName,
+  type ActionResultOf,
+  type AnyTenantDefinition,
+  callAction,
+} from "./actions.js";
 import { ClientError, errorFor, NetworkError } from "./errors.js";
+import { RealtimeConnection, type UnsubscribeFunc } from "./realtime.js";
 import { RecordService } from "./records.js";
 import { CollectionsService, DatabasesService } from "./settings.js";
 import type { RecordModel } from "./types.js";
@@ -45,7 +53,7 @@ export function encodeTenantHeader(name: string): string {
   return out;
 }
 
-export class TenantDatabase {
+export class TenantDatabase<D = AnyTenantDefinition> {
   readonly #client: TenantbaseClient;
   /** The tenant key, or undefined for "the tenant of my token". */
   readonly name: string | undefined;
@@ -64,6 +72,21 @@ export class TenantDatabase {
     }
     return service as unknown as RecordService<T>;
   }
+
+  /** Calls an action of the tenant definition (typed with `db<typeof definition>(name)`). */
+  action<N extends ActionName<D>>(
+    name: N,
+    ...args: ActionArgs<D, N>
+  ): Promise<ActionResultOf<D, N>> {
+    return callAction(this.#client, this.name, name, args[0], args[1]);
+  }
+
+  /** Calls `callback` with the payload of each `event` broadcast on this database (realtime). */
+  on<P = unknown>(event: string, callback: (payload: P) => void): Promise<UnsubscribeFunc> {
+    return this.#client
+      .realtime(this.name)
+      .subscribe(`events/${event}`, (data) => callback(data as P));
+  }
 }
 
 export class TenantbaseClient {
@@ -77,6 +100,7 @@ export class TenantbaseClient {
   readonly #headers: Record<string, string>;
   readonly #databases = new Map<string, TenantDatabase>();
   readonly #own: TenantDatabase;
+  readonly #realtime = new Map<string, RealtimeConnection>();
 
   constructor(url: string, options: ClientOptions = {}) {
     this.url = url.replace(/\/+$/, "");
@@ -91,19 +115,41 @@ export class TenantbaseClient {
   }
 
   /** A tenant's database by name (sent as x-dbname); without a name, the token's tenant. */
-  db(name?: string): TenantDatabase {
-    if (name === undefined) return this.#own;
+  db<D = AnyTenantDefinition>(name?: string): TenantDatabase<D> {
+    if (name === undefined) return this.#own as TenantDatabase<D>;
     let db = this.#databases.get(name);
     if (!db) {
       db = new TenantDatabase(this, name);
       this.#databases.set(name, db);
     }
-    return db;
+    return db as TenantDatabase<D>;
   }
 
   /** A collection of the signed-in user's tenant (the tenant comes from the token). */
   collection<T = RecordModel>(name: string): RecordService<T> {
     return this.#own.collection<T>(name);
+  }
+
+  /** The realtime connection of a database (one per database; undefined: the token's tenant). */
+  realtime(name?: string): RealtimeConnection {
+    const key = name === undefined ? "" : `=${name}`;
+    let connection = this.#realtime.get(key);
+    if (!connection) {
+      connection = new RealtimeConnection(this, name);
+      this.#realtime.set(key, connection);
+    }
+    return connection;
+  }
+
+  /** A streaming GET (realtime): the Response as is, headers as for send(). */
+  stream(path: string, options: { tenant?: string; signal?: AbortSignal } = {}): Promise<Response> {
+    const headers: Record<string, string> = { ...this.#headers, Accept: "text/event-stream" };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (options.tenant !== undefined) headers["x-dbname"] = encodeTenantHeader(options.tenant);
+    return this.#fetch(this.url + path, {
+      headers,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   /** Signs out: forgets the token and the user. */

@@ -3,6 +3,14 @@
  *
  *   import { TenantbaseClient } from "tenantbase/client";
  */
+export type {
+  ActionArgs,
+  ActionInputOf,
+  ActionName,
+  ActionOptions,
+  ActionResultOf,
+  AnyTenantDefinition,
+} from "./actions.js";
 export {
   type ClientOptions,
   encodeTenantHeader,
@@ -22,6 +30,14 @@ export {
   UnauthorizedError,
   ValidationError,
 } from "./errors.js";
+export {
+  type DisconnectInfo,
+  RealtimeConnection,
+  type RealtimeOptions,
+  type RecordSubscription,
+  type SubscribeOptions,
+  type UnsubscribeFunc,
+} from "./realtime.js";
 export { RecordService } from "./records.js";
 export { CollectionsService, DatabasesService } from "./settings.js";
 export type {

@@ -1,6 +1,12 @@
 /** Records of one collection, in one tenant (PocketBase's record calls). */
 import type { TenantbaseClient } from "./client.js";
 import { NotFoundError } from "./errors.js";
+import {
+  type RecordSubscription,
+  type SubscribeOptions,
+  topicWithOptions,
+  type UnsubscribeFunc,
+} from "./realtime.js";
 import type { AuthResponse, ListOptions, ListResult, RecordModel, RecordOptions } from "./types.js";
 
 export class RecordService<T = RecordModel> {
@@ -108,5 +114,21 @@ export class RecordService<T = RecordModel> {
     this.#client.token = auth.token;
     this.#client.authRecord = auth.record as unknown as RecordModel;
     return auth;
+  }
+
+  /**
+   * Realtime: `topic` is "*" (every record the list rule shows) or a record
+   * id (view rule); resolves once subscribed, with the unsubscribe function.
+   */
+  subscribe(
+    topic: string,
+    callback: (event: RecordSubscription<T>) => void,
+    options: SubscribeOptions = {},
+  ): Promise<UnsubscribeFunc> {
+    return this.#client
+      .realtime(this.tenant)
+      .subscribe(topicWithOptions(`${this.collection}/${topic}`, options), (data) =>
+        callback(data as RecordSubscription<T>),
+      );
   }
 }

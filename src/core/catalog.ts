@@ -6,7 +6,7 @@
 import { type Generated, type Kysely, sql, type Transaction } from "kysely";
 import type { StorageDriver } from "../drivers/driver.js";
 import { type Migration, resolveMigrations } from "../migrations/migration.js";
-import { migrateToLatest } from "../migrations/migrator.js";
+import { type MigrateOptions, migrateToLatest } from "../migrations/migrator.js";
 import { InvalidArgument } from "./errors.js";
 
 export type TenantStatus = "active" | "suspended" | "failed" | "deleted";
@@ -353,13 +353,31 @@ export class Catalog {
     dialect: StorageDriver["dialect"],
     publicMigrations: readonly Migration[] = [],
   ): Promise<void> {
+    // PostgreSQL: processes starting at once migrate the catalog one at a time
+    // (a transaction-scoped advisory lock on the catalog's own schema).
+    const options: MigrateOptions =
+      dialect === "postgres"
+        ? {
+            lock: async (trx) => {
+              await sql`select pg_advisory_xact_lock(${sql.lit(0x7442)}, hashtext(current_schema()))`.execute(
+                trx,
+              );
+            },
+          }
+        : {};
     await migrateToLatest(
       this.db,
       resolveMigrations(catalogMigrations(dialect)),
       CATALOG_MIGRATIONS_TABLE,
+      options,
     );
     if (publicMigrations.length > 0) {
-      await migrateToLatest(this.db, resolveMigrations(publicMigrations), PUBLIC_MIGRATIONS_TABLE);
+      await migrateToLatest(
+        this.db,
+        resolveMigrations(publicMigrations),
+        PUBLIC_MIGRATIONS_TABLE,
+        options,
+      );
     }
   }
 

@@ -3,7 +3,9 @@
  * TENANT_NOT_FOUND, TENANT_EXISTS, TENANT_SUSPENDED, TENANT_MIGRATION_FAILED,
  * TENANT_SCHEMA_TOO_NEW, TENANT_STORAGE_MISSING, NESTED_TENANT_ACCESS,
  * POOL_TIMEOUT, HUB_CLOSED, INVALID_ARGUMENT, RESTORE_INVALID. Migrations add
- * MIGRATION_INVALID and MIGRATION_DRIFT (src/migrations/).
+ * MIGRATION_INVALID and MIGRATION_DRIFT (src/migrations/). Actions add
+ * ACTION_NOT_FOUND, ACTION_INPUT_INVALID, ACTION_AUTH_REQUIRED,
+ * ACTION_FORBIDDEN, ACTION_EVENT_INVALID and ACTION_REJECTED.
  */
 
 import { TenantbaseError } from "../tools/error.js";
@@ -104,5 +106,92 @@ export class HubClosed extends TenantbaseError {
 export class InvalidArgument extends TenantbaseError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super("INVALID_ARGUMENT", message, details);
+  }
+}
+
+/** No action of that name in the tenant definition. */
+export class ActionNotFound extends TenantbaseError {
+  constructor(readonly action: string) {
+    super("ACTION_NOT_FOUND", `There is no action ${JSON.stringify(action)}.`, { action });
+  }
+}
+
+/** The input failed the action's schema; `fields` says where (dotted paths, "input" for the whole). */
+export class ActionInputInvalid extends TenantbaseError {
+  constructor(
+    readonly action: string,
+    readonly fields: Record<string, { code: string; message: string }>,
+  ) {
+    super("ACTION_INPUT_INVALID", `Invalid input for action ${JSON.stringify(action)}.`, {
+      action,
+      fields,
+    });
+  }
+}
+
+/** The action needs an authenticated caller and there is none. */
+export class ActionAuthRequired extends TenantbaseError {
+  constructor(readonly action: string) {
+    super(
+      "ACTION_AUTH_REQUIRED",
+      `Action ${JSON.stringify(action)} requires an authenticated user of this tenant.`,
+      { action },
+    );
+  }
+}
+
+/** The caller's role is not one of the action's roles. */
+export class ActionForbidden extends TenantbaseError {
+  constructor(
+    readonly action: string,
+    readonly role: string | null,
+    readonly roles: readonly string[],
+  ) {
+    super(
+      "ACTION_FORBIDDEN",
+      `Action ${JSON.stringify(action)} is allowed only for the roles ${roles.map((r) => JSON.stringify(r)).join(", ")}; your role is ${role === null ? "none" : JSON.stringify(role)}.`,
+      { action, role, roles: [...roles] },
+    );
+  }
+}
+
+/** An action broadcast an event its definition does not declare, or a payload failing its schema. */
+export class ActionEventInvalid extends TenantbaseError {
+  constructor(
+    readonly action: string,
+    readonly event: string,
+    reason: string,
+  ) {
+    super(
+      "ACTION_EVENT_INVALID",
+      `Action ${JSON.stringify(action)} broadcast event ${JSON.stringify(event)}: ${reason}`,
+      { action, event, reason },
+    );
+  }
+}
+
+export type ActionRejectedStatus = 400 | 403 | 404 | 409 | 422 | 429;
+
+/**
+ * Thrown by an action's `run` to refuse the request with a message for the
+ * caller (a limit reached, a state that does not allow it). The transaction
+ * rolls back; over HTTP it is `status` (default 400) with `fields` as `data`.
+ */
+export class ActionRejected extends TenantbaseError {
+  readonly status: ActionRejectedStatus;
+  readonly fields: Record<string, { code: string; message: string }>;
+
+  constructor(
+    message: string,
+    options: {
+      status?: ActionRejectedStatus;
+      fields?: Record<string, { code: string; message: string }>;
+    } = {},
+  ) {
+    const status = options.status ?? 400;
+    const fields = options.fields ?? {};
+    super("ACTION_REJECTED", message, { status, fields });
+    this.status = status;
+    this.fields = fields;
   }
 }

@@ -13,12 +13,13 @@ import {
   type Transaction,
   type TransactionSettings,
 } from "kysely";
+import type { ActionCallers, ActionDefinitions } from "../actions/index.js";
 import { dialectOf, type StorageDriver } from "../drivers/driver.js";
 import { NestedTenantAccess } from "./errors.js";
 import type { EventBus } from "./events.js";
 import type { PoolEntry, TenantPool } from "./pool.js";
 
-export interface TenantHandle<DB = any> {
+export interface TenantHandle<DB = any, A extends ActionDefinitions = ActionDefinitions> {
   /** The tenant key. */
   readonly key: string;
   /** Kysely over this tenant's database only. */
@@ -34,6 +35,8 @@ export interface TenantHandle<DB = any> {
    * inside `transaction(fn)`, at once otherwise.
    */
   broadcast(event: string, payload?: unknown): void;
+  /** The tenant definition's actions: `actions.addEmployee(input, { auth })` (docs/actions.md). */
+  readonly actions: ActionCallers<A>;
 }
 
 interface TransactionContext {
@@ -100,8 +103,12 @@ class PooledTenantDriver implements Driver {
     // Publish before the tenant's queue moves on, so events go out in commit order.
     const context = currentTransaction(this.#hub, this.#key);
     if (context) {
-      for (const [name, payload] of context.events.splice(0))
-        this.#bus.publish(this.#key, name, payload);
+      const events = context.events.splice(0);
+      // Outside the transaction's context: what a listener starts (another action on
+      // this tenant, say) queues after this transaction instead of counting as nested.
+      transactionContext.exit(() => {
+        for (const [name, payload] of events) this.#bus.publish(this.#key, name, payload);
+      });
     }
   }
 
@@ -154,11 +161,13 @@ export function createHandle<DB>(
   pool: TenantPool,
   storage: StorageDriver,
   bus: EventBus,
+  actions?: (handle: TenantHandle) => Record<string, unknown>,
 ): TenantHandle<DB> {
   const db = new Kysely<DB>({
     dialect: dialectOf(storage, new PooledTenantDriver(pool, key, hub, bus)),
   });
-  return {
+  let callers: Record<string, unknown> | undefined;
+  const handle: TenantHandle<DB> = {
     key,
     db,
     async transaction<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
@@ -172,5 +181,10 @@ export function createHandle<DB>(
       if (context) context.events.push([event, payload]);
       else bus.publish(key, event, payload);
     },
+    get actions() {
+      callers ??= actions ? actions(handle) : Object.freeze(Object.create(null));
+      return callers as ActionCallers;
+    },
   };
+  return handle;
 }

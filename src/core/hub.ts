@@ -3,6 +3,15 @@
  * bus and the migrations together over one storage driver.
  */
 import { Kysely } from "kysely";
+import {
+  type ActionAuth,
+  type ActionCallInput,
+  type ActionDefinitions,
+  type ActionInfo,
+  type ActionResult,
+  type EventSchemas,
+  SUPERUSER_AUTH,
+} from "../actions/index.js";
 import { dialectOf, type StorageDriver, type TenantTemplate } from "../drivers/driver.js";
 import { sqlite } from "../drivers/sqlite/index.js";
 import {
@@ -19,6 +28,7 @@ import {
   readApplied,
   TENANT_MIGRATIONS_TABLE,
 } from "../migrations/migrator.js";
+import { ActionRunner } from "./actions.js";
 import {
   Catalog,
   type CatalogSchema,
@@ -76,7 +86,7 @@ export interface MigrationTrackSource {
   migrations(): readonly ResolvedMigration[];
 }
 
-export interface TenantbaseOptions {
+export interface TenantbaseOptions<A extends ActionDefinitions = ActionDefinitions> {
   /** Storage driver. Default: `sqlite({ dir: "./data" })`. */
   driver?: StorageDriver;
   pool?: PoolOptions;
@@ -91,6 +101,10 @@ export interface TenantbaseOptions {
   workerModule?: string;
   /** Called with errors nobody awaits (event listeners, background bookkeeping). */
   onError?: (error: unknown, context: string) => void;
+  /** The tenant definition's actions (see docs/actions.md and `defineTenant`). */
+  actions?: A;
+  /** The events actions may broadcast: name → zod schema of the payload. */
+  events?: EventSchemas;
 }
 
 export interface TenantOptions {
@@ -143,7 +157,7 @@ export interface MigrationsApi {
   retry(key: string): Promise<void>;
 }
 
-export interface Tenantbase {
+export interface Tenantbase<A extends ActionDefinitions = ActionDefinitions> {
   readonly driver: StorageDriver;
   readonly catalog: Catalog;
   readonly tenants: TenantsApi;
@@ -162,7 +176,19 @@ export interface Tenantbase {
   /** Resolves when the catalog is ready; every call waits for it anyway. */
   ready(): Promise<void>;
   /** Wakes the tenant (opening and migrating it if needed) and returns its handle. */
-  tenant<DB = any>(key: string, options?: TenantOptions): Promise<TenantHandle<DB>>;
+  tenant<DB = any>(key: string, options?: TenantOptions): Promise<TenantHandle<DB, A>>;
+  /**
+   * Runs an action on a tenant as `auth` (default: a superuser): checked, then
+   * alone on the tenant in one transaction; its events go out after commit.
+   */
+  runAction<N extends keyof A & string>(
+    key: string,
+    name: N,
+    input?: ActionCallInput<A[N]>,
+    auth?: ActionAuth | null,
+  ): Promise<ActionResult<A[N]>>;
+  /** The definition's actions: names, roles, whether public. */
+  listActions(): ActionInfo[];
   /** Receives the tenant's events, after the transactions that raised them commit. */
   subscribe(key: string, listener: EventListener): () => void;
   /**
@@ -193,8 +219,10 @@ class Hub implements Tenantbase {
   #isReady = false;
   #closed = false;
   readonly #flusher: NodeJS.Timeout;
+  readonly #actions: ActionRunner;
 
   constructor(options: TenantbaseOptions) {
+    this.#actions = new ActionRunner(options.actions, options.events);
     this.driver = options.driver ?? sqlite();
     this.#onError = options.onError ?? (() => {});
     const streams: MigrationStreams = Array.isArray(options.migrations)
@@ -364,7 +392,9 @@ class Hub implements Tenantbase {
   }
 
   #handleOf(entry: PoolEntry): TenantHandle {
-    entry.handle ??= createHandle(this, entry.key, this.#pool, this.driver, this.#bus);
+    entry.handle ??= createHandle(this, entry.key, this.#pool, this.driver, this.#bus, (handle) =>
+      this.#actions.callers(handle),
+    );
     return entry.handle as TenantHandle;
   }
 
@@ -393,6 +423,20 @@ class Hub implements Tenantbase {
         }
       }
     }
+  }
+
+  async runAction(
+    key: string,
+    name: string,
+    input?: unknown,
+    auth: ActionAuth | null = SUPERUSER_AUTH,
+  ): Promise<any> {
+    this.#actions.authorize(name, auth);
+    return this.#actions.run(await this.tenant(key), name, input, auth);
+  }
+
+  listActions(): ActionInfo[] {
+    return this.#actions.list();
   }
 
   subscribe(key: string, listener: EventListener): () => void {
@@ -571,8 +615,10 @@ class Hub implements Tenantbase {
   }
 }
 
-export function createTenantbase(options: TenantbaseOptions = {}): Tenantbase {
-  return new Hub(options);
+export function createTenantbase<A extends ActionDefinitions = ActionDefinitions>(
+  options: TenantbaseOptions<A> = {},
+): Tenantbase<A> {
+  return new Hub(options) as unknown as Tenantbase<A>;
 }
 
 export type { TenantEvent };

@@ -169,6 +169,15 @@ export interface MigrationTrack {
   readonly migrations: readonly ResolvedMigration[];
 }
 
+export interface MigrateOptions {
+  /**
+   * Called first inside the migration transaction, to take a lock other
+   * processes migrating the same database wait for (e.g. a PostgreSQL
+   * advisory lock for the catalog; tenant transactions lock on their own).
+   */
+  lock?: (trx: Transaction<any>) => Promise<void>;
+}
+
 export interface MigrationOutcome {
   /** Total applied over all tracks, before and after. */
   from: number;
@@ -183,6 +192,7 @@ export interface MigrationOutcome {
 export async function migrateTracks(
   db: Kysely<any>,
   tracks: readonly MigrationTrack[],
+  options: MigrateOptions = {},
 ): Promise<MigrationOutcome> {
   let from = 0;
   let pending = false;
@@ -194,6 +204,7 @@ export async function migrateTracks(
   }
   if (!pending) return { from, to: from };
   return db.transaction().execute(async (trx) => {
+    await options.lock?.(trx);
     // Re-read under the write lock: another process may have migrated meanwhile.
     // (Tables are created first: on PostgreSQL a failed read would abort the transaction.)
     let before = 0;
@@ -221,8 +232,9 @@ export async function migrateToLatest(
   db: Kysely<any>,
   migrations: readonly ResolvedMigration[],
   table = TENANT_MIGRATIONS_TABLE,
+  options: MigrateOptions = {},
 ): Promise<MigrationOutcome> {
-  return migrateTracks(db, [{ table, migrations }]);
+  return migrateTracks(db, [{ table, migrations }], options);
 }
 
 export function planError(plan: MigrationPlan): TenantbaseError {

@@ -9,12 +9,16 @@ import { pino } from "pino";
 import type { RecordStore } from "../collections/records.js";
 import type { Collections } from "../collections/registry.js";
 import type { Tenantbase } from "../core/hub.js";
+import { registerActions } from "./apis/actions.js";
 import { registerCollections } from "./apis/collections.js";
 import { registerDatabases } from "./apis/databases.js";
 import { registerDocs } from "./apis/docs.js";
 import { registerHealth } from "./apis/health.js";
+import { registerPublic } from "./apis/public.js";
+import { type RealtimeOptions, registerRealtime } from "./apis/realtime.js";
 import { registerRecordAuth } from "./apis/record_auth.js";
 import { registerRecordCrud } from "./apis/record_crud.js";
+import { registerSignup, type SignupOptions } from "./apis/signup.js";
 import { IdentityProvider, type IdentityProviderOptions } from "./auth/providers.js";
 import { TokenSigner } from "./auth/tokens.js";
 import type { ServerContext } from "./context.js";
@@ -42,7 +46,13 @@ export interface AppOptions {
   cors?: string | string[] | false;
   /** Largest accepted request body in bytes. Default 1 MiB. */
   bodyLimitBytes?: number;
+  /** Self-service sign-up (`POST /api/signup`): a new tenant and its first user. Default off. */
+  signup?: SignupOptions;
+  /** A folder of static files (a built web app) served at `/`. */
+  publicDir?: string;
   logger?: Logger;
+  /** Realtime limits: per-client queue, idle timeout, keep-alive (see docs/server.md). */
+  realtime?: RealtimeOptions;
 }
 
 export function createApp(options: AppOptions): { app: Hono<AppEnv>; context: ServerContext } {
@@ -86,5 +96,9 @@ export function createApp(options: AppOptions): { app: Hono<AppEnv>; context: Se
   registerCollections(app, context);
   registerRecordAuth(app, context);
   registerRecordCrud(app, context);
+  registerRealtime(app, context, options.realtime);
+  registerActions(app, context);
+  if (options.signup) registerSignup(app, context, options.signup);
+  if (options.publicDir) registerPublic(app, options.publicDir);
   return { app, context };
 }

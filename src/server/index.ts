@@ -15,6 +15,13 @@ export {
   type RecordEvent,
   RecordStore,
 } from "../collections/index.js";
+export {
+  closeRealtime,
+  type DisconnectReason,
+  type RealtimeOptions,
+  type RealtimeStats,
+  realtimeStats,
+} from "./apis/realtime.js";
 export { type AppOptions, createApp, DEFAULT_TOKEN_TTL_SECONDS } from "./app.js";
 export type { Principal } from "./auth/principal.js";
 export type { IdentityProviderOptions } from "./auth/providers.js";

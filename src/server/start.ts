@@ -11,6 +11,7 @@ import type { Hono } from "hono";
 import { pino } from "pino";
 import { attachCollections } from "../collections/attach.js";
 import type { Tenantbase } from "../core/hub.js";
+import { closeRealtime } from "./apis/realtime.js";
 import { type AppOptions, createApp } from "./app.js";
 import type { AppEnv } from "./env.js";
 import { resolveSecrets, type SecretSource } from "./secrets.js";
@@ -30,6 +31,11 @@ export interface ServerOptions
   closeHub?: boolean;
   /** How long close() waits for in-flight requests before cutting connections. Default 10 s. */
   shutdownGraceMs?: number;
+  /**
+   * Collection definitions the app needs (the Collections API's body): each
+   * is created at start when no collection of that name exists.
+   */
+  collections?: readonly unknown[];
 }
 
 export interface RunningServer {
@@ -47,6 +53,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { hub } = options;
   const logger = options.logger ?? pino({ name: "tenantbase" });
   const { collections, records } = await attachCollections(hub);
+  for (const definition of options.collections ?? []) {
+    const name = (definition as { name?: unknown })?.name;
+    if (typeof name !== "string" || !collections.get(name)) await collections.create(definition);
+  }
   const secrets = await resolveSecrets(hub, options);
   const { app } = createApp({
     ...options,
@@ -87,6 +97,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close() {
       closing ??= (async () => {
         stopping = true;
+        // Realtime streams never finish on their own: end them (PB_DISCONNECT "shutdown").
+        closeRealtime(app);
         for (const response of pending) {
           if (!response.headersSent) response.setHeader("connection", "close");
         }

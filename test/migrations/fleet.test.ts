@@ -231,7 +231,8 @@ describe("fleet rollout", () => {
     const writers = Array.from({ length: 8 }, async (_, w) => {
       let n = 0;
       while (writing) {
-        const key = keyOf((w * 37 + n * 13) % 200);
+        // Traffic on the even tenants only: the odd ones are left for the rollout itself.
+        const key = keyOf(((w * 37 + n * 13) % 100) * 2);
         const t = await hub.tenant(key);
         await t.db
           .insertInto("notes")
@@ -249,7 +250,7 @@ describe("fleet rollout", () => {
     // Traffic wakes tenants, and a wake migrates: those the rollout then finds up to date.
     expect(run.counts).toMatchObject({ failed: 0, notReached: 0 });
     expect(run.counts.migrated + run.counts.skipped).toBe(200);
-    expect(run.counts.migrated).toBeGreaterThan(0);
+    expect(run.counts.migrated).toBeGreaterThanOrEqual(100);
     let total = 0;
     for (let i = 0; i < 200; i++) {
       const key = keyOf(i);

@@ -5,13 +5,27 @@
  */
 import type { Command } from "commander";
 import { pino } from "pino";
+import type { ServerSettings } from "../../actions/index.js";
 import type { IdentityProviderOptions } from "../../server/auth/providers.js";
 import { startServer } from "../../server/start.js";
-import { type GlobalOptions, openHub, withStorageOptions } from "../context.js";
+import { type GlobalOptions, loadApp, openHub, withStorageOptions } from "../context.js";
+import { demoDataOf, demoInstructions, seedDemo } from "../demo.js";
 
 interface ServeOptions extends GlobalOptions {
   port: string;
   host: string;
+  demo?: boolean;
+  public?: string;
+}
+
+/** The app definition's server settings as startServer options; --public overrides its folder. */
+function serverSettings(settings: ServerSettings | undefined, publicDir: string | undefined) {
+  const dir = publicDir ?? settings?.public;
+  return {
+    ...(settings?.collections ? { collections: settings.collections } : {}),
+    ...(settings?.signup ? { signup: settings.signup } : {}),
+    ...(dir ? { publicDir: dir } : {}),
+  };
 }
 
 function list(value: string | undefined): string[] | undefined {
@@ -62,13 +76,19 @@ export function registerServe(program: Command): void {
       "address to listen on (env TENANTBASE_HOST)",
       process.env.TENANTBASE_HOST ?? "127.0.0.1",
     )
+    .option("--public <dir>", "serve this folder's files at / (a built web app)")
+    .option("--demo", "create the --app definition's demo tenants if missing; print a curl line")
     .action(async (options: ServeOptions) => {
       const env = process.env;
       const port = portOf(options.port);
       const logger = pino({ name: "tenantbase", level: env.TENANTBASE_LOG_LEVEL ?? "info" });
-      const hub = await openHub(options, {
-        onError: (error, context) => logger.error({ err: error }, context),
-      });
+      const app = options.app ? await loadApp(options.app) : {};
+      const demo = options.demo ? demoDataOf((app as { demo?: unknown }).demo) : undefined;
+      const hub = await openHub(
+        { ...options, app: undefined },
+        { ...app, onError: (error, context) => logger.error({ err: error }, context) },
+      );
+      const seeded = demo ? await seedDemo(hub, demo) : [];
       const cors = list(env.TENANTBASE_CORS_ORIGINS);
       const server = await startServer({
         hub,
@@ -79,6 +99,7 @@ export function registerServe(program: Command): void {
         identityProviders: identityProviderFromEnv(env),
         ...(cors ? { cors: cors.includes("*") ? "*" : cors } : {}),
         ...(env.TENANTBASE_BODY_LIMIT ? { bodyLimitBytes: Number(env.TENANTBASE_BODY_LIMIT) } : {}),
+        ...serverSettings((app as { server?: ServerSettings }).server, options.public),
         logger,
         closeHub: true,
       });
@@ -87,6 +108,16 @@ export function registerServe(program: Command): void {
       if (server.adminTokenSource !== "given") {
         lines.push(
           `Admin token (${server.adminTokenSource === "generated" ? "generated and stored in the catalog" : "from the catalog"}; set TENANTBASE_ADMIN_TOKEN to choose one): ${server.adminToken}`,
+        );
+      }
+      if (demo) {
+        lines.push(
+          ...demoInstructions(seeded, demo, {
+            url: server.url,
+            actions: hub.listActions().map((action) => action.name),
+            adminToken: server.adminToken,
+            tokenFromEnv: server.adminTokenSource === "given",
+          }),
         );
       }
       process.stdout.write(`${lines.join("\n")}\n`);
