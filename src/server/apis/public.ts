@@ -24,7 +24,9 @@ export function registerPublic(app: Hono<AppEnv>, dir: string): void {
   app.use("*", async (c, next) => {
     if (c.req.path === "/api" || c.req.path.startsWith("/api/")) return next();
     return files(c, async () => {
-      await index(c, next);
+      // No such file: the app's index.html (an app route), or on to the API's 404.
+      const response = await index(c, next);
+      if (response) c.res = response;
     });
   });
 }
