@@ -36,10 +36,18 @@ export interface Project {
   created_at: string;
 }
 
+/** When the company's data was first and last written (one row, id 1). */
+export interface CompanyRow {
+  id: number;
+  created_at: string;
+  updated_at: string;
+}
+
 /** The tenant database (Kysely schema). */
 export interface CompanyDB {
   employees: Employee;
   projects: Project;
+  company: CompanyRow;
 }
 
 export const DEFAULT_MAX_ROWS = 10_000;
@@ -74,6 +82,21 @@ export const migrations: Migration[] = [
     },
     async down(db: Kysely<any>) {
       await db.schema.dropTable("projects").execute();
+    },
+  },
+  {
+    // Written by the first write, not here: new companies are copies of one template database.
+    name: "0003_company",
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable("company")
+        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable("company").execute();
     },
   },
 ];
@@ -132,6 +155,15 @@ async function nextId(db: Db, table: "employees" | "projects"): Promise<number> 
   return Number(row?.id ?? 0) + 1;
 }
 
+/** Bumps updated_at (and sets created_at on the first write), in the action's transaction. */
+async function touch(db: Db, now: string): Promise<void> {
+  await db
+    .insertInto("company")
+    .values({ id: 1, created_at: now, updated_at: now })
+    .onConflict((oc) => oc.column("id").doUpdateSet({ updated_at: now }))
+    .execute();
+}
+
 /** Refuses a new row past the company's cap (the action runs alone, so the count holds). */
 async function ensureRoom(db: Db, key: string, maxRows: number): Promise<void> {
   const rows = (await count(db, "employees")) + (await count(db, "projects"));
@@ -183,6 +215,7 @@ export function companyDefinition(options: { maxRows?: number } = {}) {
             created_at: new Date().toISOString(),
           };
           await c.db.insertInto("employees").values(employee).execute();
+          await touch(c.db, employee.created_at);
           c.broadcast("employeeAdded", employee);
           return employee;
         },
@@ -215,6 +248,7 @@ export function companyDefinition(options: { maxRows?: number } = {}) {
             created_at: new Date().toISOString(),
           };
           await c.db.insertInto("projects").values(project).execute();
+          await touch(c.db, project.created_at);
           c.broadcast("projectAdded", project);
           return project;
         },
@@ -247,10 +281,18 @@ export function companyDefinition(options: { maxRows?: number } = {}) {
             .execute();
           const byStatus: Record<ProjectStatus, number> = { planning: 0, active: 0, done: 0 };
           for (const row of rows) byStatus[row.status] = Number(row.n);
+          const times = await c.db
+            .selectFrom("company")
+            .select(["created_at", "updated_at"])
+            .executeTakeFirst();
           return {
+            company: c.key,
             employees: await count(c.db, "employees"),
             projects: rows.reduce((sum, row) => sum + Number(row.n), 0),
             byStatus,
+            /** First and latest write (null before the first). */
+            createdAt: times?.created_at ?? null,
+            updatedAt: times?.updated_at ?? null,
           };
         },
       },

@@ -47,15 +47,25 @@ describe("the company example", () => {
     const projects = await acme.actions.listProjects({ status: "planning" });
     expect(projects.items.map((p) => [p.name, p.status])).toEqual([["Rocket", "planning"]]);
     expect(projects.totalItems).toBe(1);
-    expect(await acme.actions.getStats()).toEqual({
+    const stats = await acme.actions.getStats();
+    expect(stats).toMatchObject({
+      company: "Acme Co",
       employees: 5,
       projects: 2,
       byStatus: { planning: 1, active: 0, done: 1 },
     });
-    expect(await hub.runAction("Globex", "getStats")).toEqual({
+    expect(stats.updatedAt! >= stats.createdAt!).toBe(true);
+    expect(await hub.runAction("Globex", "getStats")).toMatchObject({
+      company: "Globex",
       employees: 1,
       projects: 0,
       byStatus: { planning: 0, active: 0, done: 0 },
+    });
+    await hub.tenants.create("Initech");
+    expect(await hub.runAction("Initech", "getStats")).toMatchObject({
+      employees: 0,
+      createdAt: null,
+      updatedAt: null,
     });
     expect(events.map((e) => e.name)).toEqual([
       ...Array(5).fill("employeeAdded"),
