@@ -6,6 +6,7 @@
  * file system (including case-insensitive ones and Windows' reserved names),
  * and as a quoted SQL identifier.
  */
+import { base32Decode, base32Encode } from "../tools/base32.js";
 import { InvalidTenantKey } from "./errors.js";
 
 export const MAX_TENANT_KEY_BYTES = 128;
@@ -43,7 +44,6 @@ export function isValidTenantKey(key: unknown): key is string {
 const READABLE_PREFIX = "t-";
 const BASE32_PREFIX = "x-";
 const MAX_READABLE_LENGTH = 180;
-const BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 const HEX = "0123456789abcdef";
 
 function isLiteralByte(byte: number): boolean {
@@ -96,7 +96,9 @@ export function tenantKeyFromStorageName(name: string): string {
     }
     bytes = Uint8Array.from(out);
   } else if (name.startsWith(BASE32_PREFIX)) {
-    bytes = base32Decode(name.slice(BASE32_PREFIX.length));
+    const decoded = base32Decode(name.slice(BASE32_PREFIX.length));
+    if (!decoded) throw new InvalidTenantKey("malformed storage name");
+    bytes = decoded;
   } else {
     throw new InvalidTenantKey("malformed storage name");
   }
@@ -104,41 +106,4 @@ export function tenantKeyFromStorageName(name: string): string {
   validateTenantKey(key);
   if (storageName(key) !== name) throw new InvalidTenantKey("malformed storage name");
   return key;
-}
-
-function base32Encode(bytes: Uint8Array): string {
-  let out = "";
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32_ALPHABET[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += BASE32_ALPHABET[(buffer << (5 - bits)) & 31];
-  return out;
-}
-
-function base32Decode(text: string): Uint8Array {
-  const out: number[] = [];
-  let buffer = 0;
-  let bits = 0;
-  for (const ch of text) {
-    const value = BASE32_ALPHABET.indexOf(ch);
-    if (value < 0) throw new InvalidTenantKey("malformed storage name");
-    buffer = (buffer << 5) | value;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((buffer >> (bits - 8)) & 255);
-      bits -= 8;
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  // Leftover bits must be zero padding, or two names would decode alike.
-  if (buffer !== 0 || bits >= 5) throw new InvalidTenantKey("malformed storage name");
-  return Uint8Array.from(out);
 }

@@ -24,6 +24,7 @@ import {
   type QueryCompiler,
 } from "kysely";
 import pg from "pg";
+import { base32Encode } from "../../tools/base32.js";
 import {
   type BackupResult,
   dialectOf,
@@ -97,24 +98,6 @@ interface Template {
 const MAX_IDENTIFIER_BYTES = 63;
 /** Spares are made once provisioning has been quiet this long. */
 const REFILL_DELAY_MS = 100;
-const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
-
-function base32(bytes: Uint8Array): string {
-  let out = "";
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += BASE32[(buffer << (5 - bits)) & 31];
-  return out;
-}
 
 function hash(text: string): Buffer {
   return createHash("sha256").update(text).digest();
@@ -124,7 +107,7 @@ function hash(text: string): Buffer {
 export function schemaOf(storage: string): string {
   if (!/^[a-z0-9_-]{1,240}$/.test(storage)) throw new Error("postgres: unsafe storage name");
   if (Buffer.byteLength(storage) <= MAX_IDENTIFIER_BYTES) return storage;
-  return `h-${base32(hash(storage))}`;
+  return `h-${base32Encode(hash(storage))}`;
 }
 
 function checksumOf(file: Omit<BackupFile, "checksum">): string {
