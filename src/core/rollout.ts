@@ -73,7 +73,7 @@ export interface RunOptions {
   tenants?: readonly string[] | ((tenant: TenantInfo) => boolean);
   /** Order of the rollout. Default "key" (or the order of a `tenants` list). */
   order?: "key" | "created" | "last-active" | ((a: TenantInfo, b: TenantInfo) => number);
-  /** Tenants migrated at once. Default: one per CPU core in worker threads (or 8 in this thread). */
+  /** Tenants migrated at once. Default: two worker threads per CPU core (or 8 at once in this thread). */
   concurrency?: number;
   /** Stop at the first failure (default), or go on and report every failure. */
   onError?: "stop" | "continue";

@@ -329,7 +329,9 @@ import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return impor
 }
 
 export async function createWorkerExecutor(options: WorkerExecutorOptions): Promise<FleetExecutor> {
-  const threads = Math.max(1, options.threads ?? availableParallelism());
+  // Two per core: a task spends much of its time waiting for the disk (the
+  // checkpoint's fsyncs when the tenant closes), and another thread's task runs meanwhile.
+  const threads = Math.max(1, options.threads ?? availableParallelism() * 2);
   const entry = workerEntry();
   const workers: Array<{ worker: Worker; pending: Map<number, Pending> }> = [];
   let nextId = 0;
