@@ -39,12 +39,18 @@ describe("service endpoints", () => {
       "/api/collections/{collection}/records/{id}",
       "/api/collections/{collection}/auth-with-password",
       "/api/collections/{collection}/auth-refresh",
+      "/api/actions/{name}",
+      "/api/realtime",
+      "/api/signup",
     ]) {
       expect(res.body.paths[path], path).toBeDefined();
     }
     const schemas = res.body.components.schemas;
     expect(schemas.RecordList.properties.items.items.$ref).toBe("#/components/schemas/Record");
     expect(schemas.CollectionCreate.properties.fields).toBeDefined();
+    expect(Object.keys(schemas.Signup.properties)).toEqual(
+      expect.arrayContaining(["tenant", "email", "password"]),
+    );
     expect(schemas.ApiError.required).toEqual(
       expect.arrayContaining(["status", "message", "data"]),
     );

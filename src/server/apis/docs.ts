@@ -17,6 +17,7 @@ import {
   recordListSchema,
   recordSchema,
 } from "../schemas.js";
+import { signupSchema } from "./signup.js";
 
 const COMPONENTS: Record<string, z.ZodType> = {
   ApiError: apiErrorSchema,
@@ -29,6 +30,13 @@ const COMPONENTS: Record<string, z.ZodType> = {
   AuthWithPassword: authWithPasswordSchema,
   AuthResponse: authResponseSchema,
   Health: healthSchema,
+  RealtimeSubscriptions: z.object({
+    clientId: z.string(),
+    subscriptions: z
+      .array(z.string())
+      .describe("Topics: <collection>/*, <collection>/<id>, events/<name>"),
+  }),
+  Signup: signupSchema,
 };
 
 const ref = (name: keyof typeof COMPONENTS) => ({ $ref: `#/components/schemas/${name}` });
@@ -227,6 +235,51 @@ function buildDocument(): Record<string, unknown> {
           summary: "A fresh token for the signed-in user",
           security: [{ bearer: [] }],
           responses: { 200: json("AuthResponse"), ...errors },
+        },
+      },
+      "/api/actions/{name}": {
+        parameters: [pathParam("name", "Action name from the tenant definition"), tenantHeader],
+        post: {
+          summary: "Run a tenant action (alone on its tenant, in one transaction)",
+          security: anyone,
+          requestBody: {
+            required: false,
+            content: { "application/json": { schema: { description: "The action's input" } } },
+          },
+          responses: {
+            200: {
+              description: "The action's result",
+              content: { "application/json": { schema: {} } },
+            },
+            ...errors,
+            409: json("ApiError", "Refused by the action (e.g. a limit reached)"),
+          },
+        },
+      },
+      "/api/realtime": {
+        get: {
+          summary: "Realtime stream (PocketBase SSE protocol; first event PB_CONNECT {clientId})",
+          responses: {
+            200: { description: "text/event-stream", content: { "text/event-stream": {} } },
+          },
+        },
+        post: {
+          summary: "Set a realtime client's subscriptions",
+          security: anyone,
+          parameters: [tenantHeader],
+          requestBody: body("RealtimeSubscriptions"),
+          responses: { 204: { description: "Subscribed" }, ...errors },
+        },
+      },
+      "/api/signup": {
+        post: {
+          summary: "A new tenant and its first user, signed in (when the server enables sign-up)",
+          requestBody: body("Signup"),
+          responses: {
+            200: { description: "{ tenant, token, record }" },
+            ...errors,
+            409: json("ApiError", "The tenant exists"),
+          },
         },
       },
       "/api/docs": {

@@ -22,7 +22,7 @@ export interface SignupOptions {
   role?: string;
 }
 
-const signupSchema = z.strictObject({
+export const signupSchema = z.strictObject({
   tenant: z.string().min(1, "Cannot be blank."),
   email: z.string().min(1, "Cannot be blank."),
   password: z.string().min(1, "Cannot be blank."),
