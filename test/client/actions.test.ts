@@ -62,11 +62,15 @@ describe("client.db(name).action(name, input)", () => {
     expect(list.items.map((e) => e.name)).toEqual(["Ada"]);
     expect(list.totalItems).toBe(1);
     const stats = await acme.action("getStats");
-    expect(stats).toEqual({
+    expect(stats).toMatchObject({
+      company: "Acme Co",
       employees: 1,
       projects: 1,
       byStatus: { planning: 1, active: 0, done: 0 },
     });
+    // Typed from the definition: strings over JSON.
+    const updated: string | null = stats.updatedAt;
+    expect(updated! >= stats.createdAt!).toBe(true);
     // @ts-expect-error role is required
     await expect(acme.action("addEmployee", { name: "x" })).rejects.toBeInstanceOf(ValidationError);
     // @ts-expect-error no such action
