@@ -81,7 +81,11 @@ export interface RunOptions {
   trial?: boolean;
   /** Called as tenants finish. */
   onProgress?: (progress: RunProgress) => void;
-  /** Use worker threads when the driver and the migrations allow it (default true). */
+  /**
+   * Worker threads (when the driver and the migrations allow them): true, or
+   * false for this thread. Default: workers when at least 500 tenants are to
+   * be migrated; fewer finish sooner than threads start.
+   */
   workers?: boolean;
   /** Stop dispatching new tenants; the run ends "stopped". */
   signal?: AbortSignal;
@@ -141,6 +145,8 @@ export interface RolloutDeps {
 }
 
 const FLUSH_EVERY = 200;
+/** Below this many tenants to migrate, starting worker threads costs more than they save. */
+const WORKERS_FROM_TENANTS = 500;
 const HEARTBEAT_MS = 1000;
 const STALE_AFTER_MS = 30_000;
 const OWNER = `${hostname()}:${process.pid}`;
@@ -424,10 +430,12 @@ export class Rollout {
   async #executor(
     tracks: MigrationTrack[],
     options: { concurrency?: number; workers?: boolean },
+    tenants: number,
   ): Promise<FleetExecutor> {
     const config = this.#deps.driver.workerConfig?.();
+    const wanted = options.workers ?? tenants >= WORKERS_FROM_TENANTS;
     const canUseWorkers =
-      options.workers !== false &&
+      wanted &&
       config !== undefined &&
       workerCanRun(tracks, TENANT_MIGRATIONS_TABLE, this.#deps.workerModule !== undefined);
     if (canUseWorkers) {
@@ -505,7 +513,7 @@ export class Rollout {
 
     let executor: FleetExecutor | undefined;
     try {
-      executor = await this.#executor(tracks, options);
+      executor = await this.#executor(tracks, options, jobs.length);
       report();
       let next = 0;
       const lane = async () => {

@@ -75,7 +75,11 @@ describe("fleet rollout", () => {
     const dir = await fleet(1500);
     const hub = v2Hub(dir, { workerModule: true });
     const progress: RunProgress[] = [];
-    const run = await hub.migrations.run({ concurrency: 2, onProgress: (p) => progress.push(p) });
+    const run = await hub.migrations.run({
+      workers: true,
+      concurrency: 2,
+      onProgress: (p) => progress.push(p),
+    });
     expect(run).toMatchObject({ kind: "migrate", status: "completed", targetVersion: 2 });
     expect(run.counts).toMatchObject({ total: 1500, migrated: 1500, failed: 0, pending: 0 });
     expect(progress.at(-1)).toMatchObject({ done: 1500, total: 1500 });
@@ -94,7 +98,7 @@ describe("fleet rollout", () => {
       toVersion: 2,
     });
     // Running again: everyone is up to date, nothing is opened.
-    const again = await hub.migrations.run();
+    const again = await hub.migrations.run({ workers: true });
     expect(again.counts).toMatchObject({ total: 1500, skipped: 1500, migrated: 0 });
     await hub.close();
   });
@@ -112,7 +116,7 @@ describe("fleet rollout", () => {
         ),
       ],
     });
-    const run = await sqlHub.migrations.run();
+    const run = await sqlHub.migrations.run({ workers: true });
     expect(run.counts.migrated).toBe(60);
     await sqlHub.close();
 
@@ -128,7 +132,7 @@ describe("fleet rollout", () => {
     const bad = new Set([3, 17, 42]);
     const dir = await fleet(80, bad);
     const hub = v2Hub(dir, { workerModule: true });
-    const run = await hub.migrations.run({ trial: true, onError: "continue" });
+    const run = await hub.migrations.run({ workers: true, trial: true, onError: "continue" });
     expect(run).toMatchObject({ kind: "trial", status: "completed" });
     expect(run.counts).toMatchObject({ wouldMigrate: 77, wouldFail: 3, migrated: 0 });
     const failing = await hub.migrations.outcomes(run.id, { outcome: "would-fail" });
@@ -149,7 +153,7 @@ describe("fleet rollout", () => {
     const bad = new Set([10, 50]);
     const dir = await fleet(100, bad);
     const hub = v2Hub(dir, { workerModule: true });
-    const stopped = await hub.migrations.run({ concurrency: 1, onError: "stop" });
+    const stopped = await hub.migrations.run({ workers: true, concurrency: 1, onError: "stop" });
     expect(stopped.status).toBe("stopped");
     expect(stopped.counts.failed).toBe(1);
     // One worker, two tasks in flight: at most one tenant past the failure was already on its way.
@@ -161,7 +165,7 @@ describe("fleet rollout", () => {
     expect(schemaOf(dir, keyOf(99)).columns).toEqual(["id", "body"]);
 
     // Resume with --continue-on-error: the rest migrate, the bad ones are reported.
-    const resumed = await hub.migrations.run({ onError: "continue" });
+    const resumed = await hub.migrations.run({ workers: true, onError: "continue" });
     expect(resumed.status).toBe("completed");
     expect(resumed.counts).toMatchObject({
       failed: 2,
@@ -179,7 +183,7 @@ describe("fleet rollout", () => {
     const file = new BetterSqlite3(join(dir, "tenants", `${storageName(keyOf(50))}.db`));
     file.prepare("delete from notes where rowid > 1").run();
     file.close();
-    const retried = await hub.migrations.run({ tenants: [keyOf(50)] });
+    const retried = await hub.migrations.run({ workers: true, tenants: [keyOf(50)] });
     expect(retried.counts.migrated).toBe(1);
     expect((await hub.tenants.get(keyOf(50))).status).toBe("active");
     await hub.close();
@@ -189,12 +193,12 @@ describe("fleet rollout", () => {
     const dir = await fleet(40);
     const hub = v2Hub(dir, { workerModule: true });
     const subset = [keyOf(5), keyOf(1), keyOf(30)];
-    const first = await hub.migrations.run({ tenants: subset });
+    const first = await hub.migrations.run({ workers: true, tenants: subset });
     expect((await hub.migrations.outcomes(first.id)).map((o) => o.key)).toEqual(subset);
-    const second = await hub.migrations.run({ tenants: (t) => t.key.endsWith("2") });
+    const second = await hub.migrations.run({ workers: true, tenants: (t) => t.key.endsWith("2") });
     expect(second.counts.migrated).toBe(4);
 
-    const rollback = await hub.migrations.rollback(first.id);
+    const rollback = await hub.migrations.rollback(first.id, { workers: true });
     expect(rollback).toMatchObject({ kind: "rollback", rollbackOf: first.id, status: "completed" });
     expect(rollback.counts).toMatchObject({ total: 3, rolledBack: 3 });
     for (const key of subset)
@@ -211,12 +215,12 @@ describe("fleet rollout", () => {
     await t.db.insertInto("notes").values({ body: "after rollback" }).execute();
     expect(schemaOf(dir, keyOf(5)).applied).toEqual(["0001_notes"]);
     // Rolling back again finds nothing left to undo.
-    const twice = await hub.migrations.rollback(first.id);
+    const twice = await hub.migrations.rollback(first.id, { workers: true });
     expect(twice.counts.total).toBe(0);
     await expect(hub.migrations.rollback(9999)).rejects.toThrow(/no migration run/);
 
     // The next run moves everyone to the code's version and releases the hold.
-    const next = await hub.migrations.run();
+    const next = await hub.migrations.run({ workers: true });
     expect(next.counts.migrated).toBe(40 - 4);
     expect((await hub.migrations.status()).pinned).toBe(0);
     expect(schemaOf(dir, keyOf(5)).applied).toEqual(["0001_notes", "0002_unique_body"]);
@@ -244,7 +248,7 @@ describe("fleet rollout", () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
     });
-    const run = await hub.migrations.run({ onError: "continue" });
+    const run = await hub.migrations.run({ workers: true, onError: "continue" });
     writing = false;
     await Promise.all(writers);
     // Traffic wakes tenants, and a wake migrates: those the rollout then finds up to date.
@@ -269,7 +273,7 @@ describe("fleet rollout", () => {
     other.pragma("journal_mode = WAL");
     expect(other.prepare("select count(*) as n from notes").get()).toEqual({ n: 1 });
     const hub = v2Hub(dir, { workerModule: true });
-    const run = await hub.migrations.run();
+    const run = await hub.migrations.run({ workers: true });
     expect(run.counts).toMatchObject({ migrated: 3, failed: 0 });
     // The other connection sees the new schema, and can still write.
     other.prepare("insert into notes (body, tag) values ('from elsewhere', 'x')").run();
