@@ -133,13 +133,14 @@ describe("SVG charts", () => {
     expect(svg.trim().endsWith("</svg>")).toBe(true);
     expect(svg).toContain("a &lt;b&gt; &amp; c");
     expect(svg).toContain("shared &lt;db&gt;");
-    const widths = [...svg.matchAll(/<rect x="\d+" y="\d+" width="(\d+)"/g)].map((m) =>
+    const widths = [...svg.matchAll(/<rect x="\d+" y="\d+" width="(\d+)" height="22"/g)].map((m) =>
       Number(m[1]),
     );
     expect(widths).toHaveLength(2);
     expect(widths[1]).toBe(widths[0]! * 2);
     expect(svg).toContain("#2f6fdf");
     expect(svg).toContain("#9aa3ad");
+    expect(svg).toContain(">Tenantbase</text>");
   });
 
   it("copes with zero and non-finite values", () => {

@@ -1,0 +1,129 @@
+/**
+ * The benchmark harness: `npm run bench` runs every scenario, `-- --quick` a
+ * smaller version, `-- --only <scenario>[,<scenario>]` some, `-- --tag <name>`
+ * also keeps results/<name>.json. See bench/README.md.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type BenchContext, type Scenario, temporaryDir } from "./lib/context.js";
+import { machineInfo } from "./lib/machine.js";
+import { type BenchResults, type Metric, renderTable, writeResults } from "./lib/report.js";
+import { actions } from "./scenarios/actions.js";
+import { coldWake } from "./scenarios/cold-wake.js";
+import { fleetMigrate } from "./scenarios/fleet-migrate.js";
+import { httpReadWrite } from "./scenarios/http.js";
+import { inprocRead } from "./scenarios/inproc-read.js";
+import { provision } from "./scenarios/provision.js";
+import { scale } from "./scenarios/scale.js";
+
+const SCENARIOS: Scenario[] = [
+  inprocRead,
+  httpReadWrite,
+  fleetMigrate,
+  provision,
+  coldWake,
+  scale,
+  actions,
+];
+
+/** `http-read` and `http-write` are one scenario (they share their setup). */
+const ALIASES: Record<string, string> = { "http-read": "http", "http-write": "http" };
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      tag: { type: "string" },
+      list: { type: "boolean", default: false },
+      render: { type: "boolean", default: false },
+    },
+  });
+  if (values.list) {
+    for (const s of SCENARIOS) console.log(s.name);
+    return;
+  }
+  const dir = fileURLToPath(new URL("./results", import.meta.url));
+  if (values.render) {
+    // Rewrites latest.md and its charts from latest.json (after changing the report's format).
+    const results = JSON.parse(readFileSync(join(dir, "latest.json"), "utf8")) as BenchResults;
+    for (const path of writeResults(dir, results)) console.log(`wrote ${path}`);
+    return;
+  }
+  const wanted = values.only
+    ? new Set(values.only.split(",").map((name) => ALIASES[name.trim()] ?? name.trim()))
+    : undefined;
+  if (wanted) {
+    const unknown = [...wanted].filter((name) => !SCENARIOS.some((s) => s.name === name));
+    if (unknown.length > 0) {
+      throw new Error(
+        `unknown scenario ${unknown.join(", ")}; choose from ${SCENARIOS.map((s) => s.name).join(", ")}`,
+      );
+    }
+  }
+  const mode = values.quick ? "quick" : "full";
+  const startedAt = new Date().toISOString();
+  const machine = machineInfo();
+  console.log(
+    `tenantbase bench (${mode}) on ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, SQLite ${machine.sqlite}, commit ${machine.gitCommit}`,
+  );
+  const metrics: Metric[] = [];
+  const skipped: BenchResults["skipped"] = [];
+  for (const scenario of SCENARIOS) {
+    if (wanted && !wanted.has(scenario.name)) continue;
+    const reason = (await scenario.unavailable?.()) ?? null;
+    if (reason) {
+      console.log(`\n== ${scenario.name}: skipped (${reason})`);
+      skipped.push({ scenario: scenario.name, reason });
+      continue;
+    }
+    console.log(`\n== ${scenario.name}`);
+    const temporary = temporaryDir(scenario.name);
+    const started = Date.now();
+    const ctx: BenchContext = {
+      quick: values.quick,
+      dir: temporary.dir,
+      log: (message) => console.log(`   ${message}`),
+    };
+    try {
+      const found = await scenario.run(ctx);
+      metrics.push(...found);
+      console.log(renderTable(found));
+      for (const m of found) if (m.notes) console.log(`   - ${m.name}: ${m.notes}`);
+    } finally {
+      temporary.remove();
+    }
+    console.log(`   (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  }
+  const results: BenchResults = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    mode,
+    only: values.only ?? null,
+    machine,
+    metrics,
+    skipped,
+  };
+  console.log(`\n${renderTable(metrics)}`);
+  const met = metrics.filter((m) => m.met === true).length;
+  const targeted = metrics.filter((m) => m.met !== null).length;
+  console.log(`\ntargets met: ${met} of ${targeted}`);
+  // A partial run (--only) does not replace the latest full results unless tagged.
+  if (!values.only) {
+    for (const path of writeResults(dir, results, values.tag)) console.log(`wrote ${path}`);
+  } else if (values.tag) {
+    for (const path of writeResults(`${dir}/partial`, results, values.tag)) {
+      console.log(`wrote ${path}`);
+    }
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
