@@ -380,6 +380,45 @@ describe("realtime", () => {
     for (const s of [annStream, ginaStream, adminGlobex]) s.close();
   });
 
+  it("never crosses tenants with many tenants and many subscribers writing at once", async () => {
+    const tenants = Array.from({ length: 12 }, (_, i) => `crowd-${i}`);
+    for (const name of tenants) {
+      expect((await call("POST", "/api/databases", { body: { name } })).status).toBe(200);
+    }
+    const streams = await Promise.all(
+      tenants.flatMap((tenant) =>
+        Array.from({ length: 4 }, async () => {
+          const stream = await openStream(server.url);
+          const res = await subscribe(call, stream.clientId, ["posts/*", "events/crowd"], {
+            tenant,
+          });
+          expect(res.status).toBe(204);
+          return { tenant, stream };
+        }),
+      ),
+    );
+    // Every tenant writes five records and broadcasts one event, all tenants at once.
+    await Promise.all(
+      tenants.map(async (tenant) => {
+        for (let n = 0; n < 5; n++) {
+          await call("POST", "/api/collections/posts/records", {
+            tenant,
+            body: { title: `${tenant}#${n}` },
+          });
+        }
+        const handle = await server.hub.tenant(tenant);
+        handle.broadcast("crowd", { from: tenant });
+      }),
+    );
+    for (const { tenant, stream } of streams) {
+      await waitFor(`${tenant}'s events`, () => parsed(stream.events, "events/crowd").length >= 1);
+      const titles = parsed(stream.events, "posts/*").map((m) => m.record.title);
+      expect(titles).toEqual([0, 1, 2, 3, 4].map((n) => `${tenant}#${n}`));
+      expect(parsed(stream.events, "events/crowd")).toEqual([{ from: tenant }]);
+      stream.close();
+    }
+  });
+
   it("delivers events broadcast in a transaction on events/<name>, after commit, never on rollback", async () => {
     const pb = superuserSdk(server.url, "acme");
     const seen: unknown[] = [];
