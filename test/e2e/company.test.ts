@@ -36,7 +36,8 @@ beforeAll(async () => {
     server.stdout!.on("data", (chunk) => {
       output += chunk;
       const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) resolve(match[1]!);
+      // The server says where the web app is.
+      if (match && output.includes(`Web app: open ${match[1]}/`)) resolve(match[1]!);
     });
     server.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${output}`)));
   });

@@ -105,6 +105,8 @@ export function registerServe(program: Command): void {
       });
       const where = options.databaseUrl ? "PostgreSQL" : `data: ${options.data}`;
       const lines = [`Tenantbase server listening on ${server.url} (${where})`];
+      const settings = serverSettings((app as { server?: ServerSettings }).server, options.public);
+      if (settings.publicDir) lines.push(`Web app: open ${server.url}/ in a browser`);
       if (server.adminTokenSource !== "given") {
         lines.push(
           `Admin token (${server.adminTokenSource === "generated" ? "generated and stored in the catalog" : "from the catalog"}; set TENANTBASE_ADMIN_TOKEN to choose one): ${server.adminToken}`,
