@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import type { Logger } from "pino";
 import { pino } from "pino";
+import { Registry } from "prom-client";
 import type { RecordStore } from "../collections/records.js";
 import type { Collections } from "../collections/registry.js";
 import type { Tenantbase } from "../core/hub.js";
@@ -14,8 +15,9 @@ import { registerCollections } from "./apis/collections.js";
 import { registerDatabases } from "./apis/databases.js";
 import { registerDocs } from "./apis/docs.js";
 import { registerHealth } from "./apis/health.js";
+import { registerMetrics } from "./apis/metrics.js";
 import { registerPublic } from "./apis/public.js";
-import { type RealtimeOptions, registerRealtime } from "./apis/realtime.js";
+import { type RealtimeOptions, realtimeStats, registerRealtime } from "./apis/realtime.js";
 import { registerRecordAuth } from "./apis/record_auth.js";
 import { registerRecordCrud } from "./apis/record_crud.js";
 import { registerSignup, type SignupOptions } from "./apis/signup.js";
@@ -27,6 +29,7 @@ import { auth } from "./middleware/auth/index.js";
 import { bodyLimit, DEFAULT_BODY_LIMIT } from "./middleware/body-limit/index.js";
 import { errorHandler, notFoundHandler } from "./middleware/errors/index.js";
 import { requestLogger } from "./middleware/logger/index.js";
+import { requestMetrics } from "./middleware/metrics/index.js";
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -77,6 +80,9 @@ export function createApp(options: AppOptions): { app: Hono<AppEnv>; context: Se
   app.onError(errorHandler(logger));
   app.notFound(notFoundHandler);
   app.use("*", requestLogger(logger));
+  // One registry per app: two servers in one process keep their numbers apart.
+  const metrics = new Registry();
+  app.use("*", requestMetrics(metrics));
   if (options.cors !== false) {
     app.use(
       "*",
@@ -91,6 +97,7 @@ export function createApp(options: AppOptions): { app: Hono<AppEnv>; context: Se
   app.use("*", bodyLimit(options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT));
   app.use("/api/*", auth(context));
   registerHealth(app);
+  registerMetrics(app, context, metrics, () => realtimeStats(app));
   registerDocs(app);
   registerDatabases(app, context);
   registerCollections(app, context);

@@ -282,6 +282,14 @@ function buildDocument(): Record<string, unknown> {
           },
         },
       },
+      "/api/metrics": {
+        get: {
+          summary:
+            "Prometheus metrics (requests per route pattern, tenant pool, realtime, process)",
+          security: superuser,
+          responses: { 200: { description: "Prometheus text format" }, ...errors },
+        },
+      },
       "/api/docs": {
         get: { summary: "This document", responses: { 200: { description: "OpenAPI 3.1" } } },
       },
