@@ -1,7 +1,8 @@
 /**
  * The benchmark harness: `npm run bench` runs every scenario, `-- --quick` a
  * smaller version, `-- --only <scenario>[,<scenario>]` some, `-- --tag <name>`
- * also keeps results/<name>.json. See bench/README.md.
+ * also keeps results/<name>.json, `-- --merge <file>` puts a tagged partial
+ * run's scenarios into latest.*. See bench/README.md.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,12 +10,14 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type BenchContext, type Scenario, temporaryDir } from "./lib/context.js";
 import { machineInfo } from "./lib/machine.js";
+import { mergeResults } from "./lib/merge.js";
 import { type BenchResults, type Metric, renderTable, writeResults } from "./lib/report.js";
 import { actions } from "./scenarios/actions.js";
 import { coldWake } from "./scenarios/cold-wake.js";
 import { fleetMigrate } from "./scenarios/fleet-migrate.js";
 import { httpReadWrite } from "./scenarios/http.js";
 import { inprocRead } from "./scenarios/inproc-read.js";
+import { postgresScenario } from "./scenarios/postgres.js";
 import { provision } from "./scenarios/provision.js";
 import { scale } from "./scenarios/scale.js";
 
@@ -26,6 +29,7 @@ const SCENARIOS: Scenario[] = [
   coldWake,
   scale,
   actions,
+  postgresScenario,
 ];
 
 /** `http-read` and `http-write` are one scenario (they share their setup). */
@@ -39,6 +43,7 @@ async function main(): Promise<void> {
       tag: { type: "string" },
       list: { type: "boolean", default: false },
       render: { type: "boolean", default: false },
+      merge: { type: "string" },
     },
   });
   if (values.list) {
@@ -50,6 +55,14 @@ async function main(): Promise<void> {
     // Rewrites latest.md and its charts from latest.json (after changing the report's format).
     const results = JSON.parse(readFileSync(join(dir, "latest.json"), "utf8")) as BenchResults;
     for (const path of writeResults(dir, results)) console.log(`wrote ${path}`);
+    return;
+  }
+  if (values.merge) {
+    // Puts the scenarios of a tagged --only run (results/partial/<tag>.json) into latest.*.
+    const latest = JSON.parse(readFileSync(join(dir, "latest.json"), "utf8")) as BenchResults;
+    const partial = JSON.parse(readFileSync(values.merge, "utf8")) as BenchResults;
+    const merged = mergeResults(latest, partial);
+    for (const path of writeResults(dir, merged)) console.log(`wrote ${path}`);
     return;
   }
   const wanted = values.only

@@ -22,6 +22,12 @@ export interface LoadPlan {
   collection: string;
   /** The database every request names in the shared layout. */
   sharedKey?: string;
+  /**
+   * Shared layout only: name `${sharedKey}-0` .. `${sharedKey}-(n-1)` in turn
+   * instead of `sharedKey`, keys a server maps to the same shared storage, so
+   * its per-key operation queue does not serialise the baseline (postgres).
+   */
+  sharedAliases?: number;
 }
 
 export interface LoadResult {
@@ -57,9 +63,15 @@ export function requestGenerator(plan: LoadPlan): () => PlannedRequest {
   const base = `/api/collections/${plan.collection}/records`;
   const auth = `Bearer ${plan.adminToken}`;
   let counter = 0;
+  let alias = 0;
+  const sharedKey = (): string => {
+    const key = plan.sharedKey ?? "shared";
+    if (!plan.sharedAliases) return key;
+    return `${key}-${alias++ % plan.sharedAliases}`;
+  };
   return () => {
     const tenant = zipf.next();
-    const key = plan.layout === "shared" ? (plan.sharedKey ?? "shared") : benchTenantKey(tenant);
+    const key = plan.layout === "shared" ? sharedKey() : benchTenantKey(tenant);
     const headers: Record<string, string> = { authorization: auth, "x-dbname": key };
     if (plan.kind === "read") {
       const j = 1 + Math.floor(random() * plan.rowsPerTenant);
