@@ -2,10 +2,11 @@
  * The benchmark harness: `npm run bench` runs every scenario, `-- --quick` a
  * smaller version, `-- --only <scenario>[,<scenario>]` some, `-- --tag <name>`
  * also keeps results/<name>.json, `-- --merge <file>` puts a tagged partial
- * run's scenarios into latest.*. See bench/README.md.
+ * run's scenarios into latest.*, `-- --out <dir>` writes results there
+ * instead of bench/results. See bench/README.md.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type BenchContext, type Scenario, temporaryDir } from "./lib/context.js";
@@ -44,13 +45,17 @@ async function main(): Promise<void> {
       list: { type: "boolean", default: false },
       render: { type: "boolean", default: false },
       merge: { type: "string" },
+      out: { type: "string" },
     },
   });
   if (values.list) {
     for (const s of SCENARIOS) console.log(s.name);
     return;
   }
-  const dir = fileURLToPath(new URL("./results", import.meta.url));
+  // --out writes the result files elsewhere (the harness's own test uses it).
+  const dir = values.out
+    ? resolve(values.out)
+    : fileURLToPath(new URL("./results", import.meta.url));
   if (values.render) {
     // Rewrites latest.md and its charts from latest.json (after changing the report's format).
     const results = JSON.parse(readFileSync(join(dir, "latest.json"), "utf8")) as BenchResults;
