@@ -3,7 +3,17 @@
  * keyed by tenant, so a subscriber only ever sees its own tenant's events.
  * Events raised inside a transaction are published by the handle after
  * commit (see handle.ts); the bus itself only delivers.
+ *
+ * When the storage is shared by several processes (PostgreSQL), the hub
+ * connects the bus to the driver's event transport: published events also
+ * go to the other processes (a transaction's inside that transaction, so
+ * they arrive at commit, in commit order), and theirs are delivered here,
+ * to local subscribers only. Each message carries this bus's origin id, so
+ * a process never delivers its own events twice nor sends received ones on.
  */
+import { randomBytes } from "node:crypto";
+import type { DatabaseConnection } from "kysely";
+import type { EventTransport } from "../drivers/driver.js";
 
 export interface TenantEvent<P = unknown> {
   /** The tenant key. */
@@ -20,6 +30,11 @@ export type EventListener = (event: TenantEvent) => void;
 export class EventBus {
   readonly #listeners = new Map<string, Set<EventListener>>();
   readonly #onListenerError: (error: unknown, event: TenantEvent) => void;
+  /** Tags what this bus sends, so it can tell its own messages from other processes'. */
+  readonly #origin = randomBytes(12).toString("base64url");
+  #sent = 0;
+  #transport: EventTransport | undefined;
+  #onTransportError: (error: unknown, context: string) => void = () => {};
 
   constructor(onListenerError: (error: unknown, event: TenantEvent) => void = () => {}) {
     this.#onListenerError = onListenerError;
@@ -41,7 +56,92 @@ export class EventBus {
     };
   }
 
+  /**
+   * Sends events to other processes through `transport` from now on, and
+   * delivers theirs here; resolves once listening (see EventTransport.listen).
+   */
+  connect(
+    transport: EventTransport,
+    onError: (error: unknown, context: string) => void,
+  ): Promise<void> {
+    this.#transport = transport;
+    this.#onTransportError = onError;
+    return transport.listen((message) => this.#receive(message));
+  }
+
+  /** Delivers to this process's subscribers, and sends to other processes at once. */
   publish(tenant: string, name: string, payload: unknown): void {
+    this.deliver(tenant, name, payload);
+    const transport = this.#transport;
+    if (!transport) return;
+    const message = this.#encode(tenant, name, payload);
+    if (message === undefined) return;
+    transport
+      .send([message])
+      .catch((error) =>
+        this.#onTransportError(error, `event ${name}: not sent to other processes`),
+      );
+  }
+
+  /**
+   * Sends a transaction's events to other processes inside it, just before
+   * it commits (nothing without a transport). A failure fails the commit.
+   */
+  async sendInTransaction(
+    tenant: string,
+    events: ReadonlyArray<readonly [string, unknown]>,
+    connection: DatabaseConnection,
+  ): Promise<void> {
+    const transport = this.#transport;
+    if (!transport || events.length === 0) return;
+    const messages: string[] = [];
+    for (const [name, payload] of events) {
+      const message = this.#encode(tenant, name, payload);
+      if (message !== undefined) messages.push(message);
+    }
+    if (messages.length > 0) await transport.send(messages, connection);
+  }
+
+  /** `[origin, seq, tenant, name, payload?]` as JSON; undefined (reported) when the payload is not JSON. */
+  #encode(tenant: string, name: string, payload: unknown): string | undefined {
+    const seq = ++this.#sent;
+    try {
+      const fields = [this.#origin, seq, tenant, name];
+      return JSON.stringify(payload === undefined ? fields : [...fields, payload]);
+    } catch (error) {
+      this.#onTransportError(
+        error,
+        `event ${name}: the payload is not JSON, so it reaches this process's subscribers only`,
+      );
+      return undefined;
+    }
+  }
+
+  #receive(message: string): void {
+    let fields: unknown;
+    try {
+      fields = JSON.parse(message);
+    } catch (error) {
+      this.#onTransportError(error, "event transport: a message is not JSON");
+      return;
+    }
+    if (
+      !Array.isArray(fields) ||
+      fields.length < 4 ||
+      typeof fields[0] !== "string" ||
+      typeof fields[2] !== "string" ||
+      typeof fields[3] !== "string"
+    ) {
+      this.#onTransportError(new Error("malformed event message"), "event transport");
+      return;
+    }
+    // Our own: its subscribers here had it at commit already.
+    if (fields[0] === this.#origin) return;
+    this.deliver(fields[2], fields[3], fields[4]);
+  }
+
+  /** Delivers to this process's subscribers only. */
+  deliver(tenant: string, name: string, payload: unknown): void {
     const set = this.#listeners.get(tenant);
     if (!set) return;
     const event: TenantEvent = { tenant, name, payload, at: Date.now() };

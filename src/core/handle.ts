@@ -99,15 +99,19 @@ class PooledTenantDriver implements Driver {
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const context = currentTransaction(this.#hub, this.#key);
+    // Other processes get the events inside the transaction: at commit, in commit order, never on rollback.
+    if (context?.events.length) {
+      await this.#bus.sendInTransaction(this.#key, context.events, connection);
+    }
     await this.#entry().opened.driver.commitTransaction(connection);
     // Publish before the tenant's queue moves on, so events go out in commit order.
-    const context = currentTransaction(this.#hub, this.#key);
     if (context) {
       const events = context.events.splice(0);
       // Outside the transaction's context: what a listener starts (another action on
       // this tenant, say) queues after this transaction instead of counting as nested.
       transactionContext.exit(() => {
-        for (const [name, payload] of events) this.#bus.publish(this.#key, name, payload);
+        for (const [name, payload] of events) this.#bus.deliver(this.#key, name, payload);
       });
     }
   }

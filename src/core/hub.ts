@@ -189,7 +189,11 @@ export interface Tenantbase<A extends ActionDefinitions = ActionDefinitions> {
   ): Promise<ActionResult<A[N]>>;
   /** The definition's actions: names, roles, whether public. */
   listActions(): ActionInfo[];
-  /** Receives the tenant's events, after the transactions that raised them commit. */
+  /**
+   * Receives the tenant's events, after the transactions that raised them
+   * commit: this process's, and other processes' when the driver has an
+   * event transport (PostgreSQL).
+   */
   subscribe(key: string, listener: EventListener): () => void;
   /**
    * Runs `fn` while the tenant is closed and held: in-flight operations have
@@ -238,7 +242,13 @@ class Hub implements Tenantbase {
       wake: (key) => this.#wake(key),
       sleep: (entry) => this.#sleep(entry),
     });
-    this.#ready = this.catalog.migrate(this.driver.dialect, streams.public ?? []).then(() => {
+    // Several processes on one storage: events cross through the driver's transport.
+    const transport = this.driver.eventTransport?.({ onError: this.#onError });
+    const listening = transport ? this.#bus.connect(transport, this.#onError) : undefined;
+    this.#ready = Promise.all([
+      this.catalog.migrate(this.driver.dialect, streams.public ?? []),
+      listening,
+    ]).then(() => {
       this.#isReady = true;
     });
     // Keep an unawaited failure from crashing the process; callers see it via ready().

@@ -7,6 +7,7 @@
  * src/core/tenant-key.ts: never a raw tenant key.
  */
 import type {
+  DatabaseConnection,
   DatabaseIntrospector,
   Dialect,
   DialectAdapter,
@@ -44,6 +45,36 @@ export interface WorkerDriverConfig {
   readonly module: string;
   readonly exportName: string;
   readonly options: unknown;
+}
+
+/**
+ * Carries events between the processes that share one storage (several
+ * servers on one PostgreSQL database). Messages are opaque strings (the
+ * hub encodes and decodes them); a transport only moves them, in order.
+ */
+export interface EventTransport {
+  /**
+   * Sends messages to every listening process, this one included. With
+   * `connection` (a tenant's connection whose transaction is about to
+   * commit), inside that transaction: delivered when it commits, in commit
+   * order, never if it rolls back; a failure fails the transaction.
+   * Without, at once.
+   */
+  send(messages: readonly string[], connection?: DatabaseConnection): Promise<void>;
+  /**
+   * Starts receiving every process's messages (in the order they were sent
+   * or committed); resolves once messages sent from now on will arrive (or
+   * when the first attempt failed: it keeps reconnecting and reports
+   * through `onError`). Called once.
+   */
+  listen(receive: (message: string) => void): Promise<void>;
+  /** Stops listening and frees the transport's connection. */
+  close(): Promise<void>;
+}
+
+export interface EventTransportOptions {
+  /** Losing the connection, a failed reconnect, a message that could not be read, ... */
+  onError(error: unknown, context: string): void;
 }
 
 export interface StorageDriver {
@@ -101,6 +132,14 @@ export interface StorageDriver {
    * database server (PostgreSQL) need not offer it.
    */
   workerConfig?(): WorkerDriverConfig;
+
+  /**
+   * The channel events take to other processes sharing this storage, if
+   * several may (PostgreSQL); absent (or undefined, when turned off) for
+   * single-process storage (SQLite). Called once per hub; `close()` closes
+   * what it returned.
+   */
+  eventTransport?(options: EventTransportOptions): EventTransport | undefined;
 
   /** Releases everything the driver holds. */
   close(): Promise<void>;

@@ -13,6 +13,13 @@ export {
   SchemaScopedIntrospector,
 } from "./connection.js";
 export {
+  eventChannelOf,
+  LISTENER_APPLICATION_NAME,
+  NOTIFY_PAYLOAD_LIMIT,
+  type PostgresEventsOptions,
+  PostgresEventTransport,
+} from "./events.js";
+export {
   BACKUP_FORMAT,
   BACKUP_VERSION,
   type PostgresDriverOptions,

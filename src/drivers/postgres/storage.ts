@@ -28,6 +28,8 @@ import { base32Encode } from "../../tools/base32.js";
 import {
   type BackupResult,
   dialectOf,
+  type EventTransport,
+  type EventTransportOptions,
   type StorageDriver,
   type TenantTemplate,
 } from "../driver.js";
@@ -48,6 +50,11 @@ import {
   setSequence,
   type TableCopy,
 } from "./dump.js";
+import {
+  createOutboxStatement,
+  type PostgresEventsOptions,
+  PostgresEventTransport,
+} from "./events.js";
 
 export interface PostgresDriverOptions {
   /** postgres://user:password@host:port/database */
@@ -72,6 +79,12 @@ export interface PostgresDriverOptions {
    * (default 8; 0 disables). Spares of an older template are dropped.
    */
   spares?: number;
+  /**
+   * Carry events (realtime, action events) between processes sharing the
+   * database over LISTEN/NOTIFY (default true; see docs/postgres.md, "Many
+   * server processes"). false: events stay in the process that raised them.
+   */
+  events?: boolean | PostgresEventsOptions;
 }
 
 export const BACKUP_FORMAT = "tenantbase-postgres-backup";
@@ -131,6 +144,12 @@ export class PostgresStorageDriver implements StorageDriver {
   readonly #spares: number;
   #refilling: Promise<void> | undefined;
   #refillTimer: NodeJS.Timeout | undefined;
+  readonly #url: string;
+  readonly #poolConfig: PostgresDriverOptions["poolConfig"];
+  readonly #events: PostgresEventsOptions | undefined;
+  /** The event transport the hub asked for last. */
+  events: PostgresEventTransport | undefined;
+  readonly #transports: PostgresEventTransport[] = [];
   #closed = false;
 
   constructor(options: PostgresDriverOptions = {}) {
@@ -140,6 +159,10 @@ export class PostgresStorageDriver implements StorageDriver {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.catalogSchema)) {
       throw new Error("postgres: catalogSchema must be a plain lower-case identifier");
     }
+    this.#url = url;
+    this.#poolConfig = options.poolConfig;
+    const events = options.events ?? true;
+    this.#events = events === false ? undefined : events === true ? {} : events;
     const common = { ...options.poolConfig, connectionString: url };
     this.pool = new pg.Pool({ ...common, max: options.max ?? 10 });
     this.catalogPool = new pg.Pool({ ...common, max: options.catalogMax ?? 4 });
@@ -179,9 +202,30 @@ export class PostgresStorageDriver implements StorageDriver {
         init: () =>
           this.#transaction(this.catalogPool, schema, async (client) => {
             await client.query(`create schema if not exists ${quoteIdentifier(schema)}`);
+            if (this.#events) await client.query(createOutboxStatement(schema));
           }),
       }),
     );
+  }
+
+  /** LISTEN/NOTIFY between the processes sharing this database (unless `events: false`). */
+  eventTransport(options: EventTransportOptions): EventTransport | undefined {
+    if (!this.#events) return undefined;
+    const transport = new PostgresEventTransport({
+      pool: this.pool,
+      clientConfig: {
+        ...this.#poolConfig,
+        connectionString: this.#events.listenUrl ?? this.#url,
+      },
+      catalogSchema: this.catalogSchema,
+      ...(this.#events.outboxRetentionMs !== undefined
+        ? { retentionMs: this.#events.outboxRetentionMs }
+        : {}),
+      onError: options.onError,
+    });
+    this.#transports.push(transport);
+    this.events = transport;
+    return transport;
   }
 
   /** Runs `fn` in a transaction on `schema` holding its advisory lock. */
@@ -553,6 +597,7 @@ export class PostgresStorageDriver implements StorageDriver {
     this.#closed = true;
     clearTimeout(this.#refillTimer);
     await this.#refilling;
+    await Promise.all(this.#transports.map((transport) => transport.close()));
     await Promise.all([this.pool.end(), this.catalogPool.end()]);
   }
 }
