@@ -13,6 +13,7 @@ import {
   type Tenantbase,
   type TenantEvent,
 } from "../../src/index.js";
+import { waitFor } from "../helpers/wait.js";
 import { type ThrowawayDatabase, throwawayDatabase } from "./pg-fixture.js";
 
 interface LogDB {
@@ -27,21 +28,6 @@ const migrations: Migration[] = [
     },
   },
 ];
-
-/** Polls a condition (no fixed sleeps): generous timeout for a loaded machine. */
-async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 interface Node {
   hub: Tenantbase;

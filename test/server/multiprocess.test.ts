@@ -9,23 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ThrowawayDatabase, throwawayDatabase } from "../drivers/pg-fixture.js";
+import { waitFor } from "../helpers/wait.js";
 import { ADMIN_TOKEN, apiClient, JWT_SECRET, signUp, usersCollection } from "./helpers.js";
 
 const BIN = join(import.meta.dirname, "..", "..", "bin", "tenantbase.js");
-
-async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 interface Served {
   child: ChildProcess;

@@ -10,6 +10,7 @@ import { ForbiddenError, TenantbaseClient } from "../../src/client/index.js";
 import { createTenantbase, sqlite } from "../../src/index.js";
 import { parseSubscription } from "../../src/server/apis/realtime.js";
 import { realtimeStats, startServer } from "../../src/server/index.js";
+import { waitFor } from "../helpers/wait.js";
 import {
   ADMIN_TOKEN,
   apiClient,
@@ -23,21 +24,6 @@ import {
 
 // Node 20 has no EventSource; the pocketbase SDK uses the global one.
 (globalThis as { EventSource?: unknown }).EventSource ??= EventSource;
-
-/** Polls a condition (no fixed sleeps): generous timeout for a loaded machine. */
-async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 interface SseEvent {
   event: string;
