@@ -3,56 +3,28 @@
  * realtime subscriber on A receives record events written through B, in
  * order, with its rules applied on A, and nothing of another tenant.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ThrowawayDatabase, throwawayDatabase } from "../drivers/pg-fixture.js";
+import { killServed, type Served, serveProcess } from "../helpers/serve.js";
 import { waitFor } from "../helpers/wait.js";
 import { ADMIN_TOKEN, apiClient, JWT_SECRET, signUp, usersCollection } from "./helpers.js";
 
-const BIN = join(import.meta.dirname, "..", "..", "bin", "tenantbase.js");
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
 const dir = mkdtempSync(join(tmpdir(), "tenantbase-multiprocess-"));
-const started: ChildProcess[] = [];
 let db: ThrowawayDatabase;
 
-async function serve(name: string): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, "serve"], {
+/** A serve process on the shared PostgreSQL database, with the same secrets as the others. */
+function serve(name: string): Promise<Served> {
+  return serveProcess({
     env: {
-      ...process.env,
       TENANTBASE_DATABASE_URL: db.url,
-      TENANTBASE_PORT: "0",
       TENANTBASE_DATA: join(dir, name),
       TENANTBASE_ADMIN_TOKEN: ADMIN_TOKEN,
       TENANTBASE_JWT_SECRET: JWT_SECRET,
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  started.push(child);
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const match = /listening on (http:\/\/[^\s]+)/.exec(output);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout!.on("data", check);
-    exited.then((code) => reject(new Error(`serve exited with ${code}: ${output}`)));
-  });
-  return { child, url, output: () => output, exited };
 }
 
 interface SseEvent {
@@ -118,16 +90,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of started) if (child.exitCode === null) child.kill("SIGKILL");
-  await Promise.all(
-    started.map(
-      (child) =>
-        new Promise((resolve) => {
-          if (child.exitCode !== null) resolve(undefined);
-          else child.once("exit", resolve);
-        }),
-    ),
-  );
+  // Their connections must be gone before the database can be dropped.
+  await killServed();
   await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -1,52 +1,16 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { killServed, ROOT, type Served, serveProcess } from "../helpers/serve.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "tenantbase.js");
 const APP = join(ROOT, "examples", "company", "definition.ts");
 const dir = mkdtempSync(join(tmpdir(), "tenantbase-serve-demo-"));
-const started: ChildProcess[] = [];
 
-afterAll(() => {
-  for (const child of started) if (child.exitCode === null) child.kill("SIGKILL");
+afterAll(async () => {
+  await killServed();
   rmSync(dir, { recursive: true, force: true });
 });
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Starts `tenantbase serve` and resolves once it listens (or rejects when it exits first). */
-async function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, TENANTBASE_ADMIN_TOKEN: "", TENANTBASE_LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  started.push(child);
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const match = /listening on (http:\/\/[^\s]+)/.exec(output);
-      // The whole banner is one write: wait for its last line.
-      if (match && output.includes("\n", output.lastIndexOf("Try:"))) resolve(match[1]!);
-    };
-    child.stdout!.on("data", check);
-    exited.then((code) => reject(new Error(`serve exited with ${code}: ${output}`)));
-  });
-  return { child, url, output: () => output, exited };
-}
 
 async function post(url: string, token: string, tenant: string, body?: unknown) {
   const response = await fetch(url, {
@@ -59,6 +23,14 @@ async function post(url: string, token: string, tenant: string, body?: unknown) 
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as any };
+}
+
+function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
+  return serveProcess({
+    args: ["--port", "0", ...args],
+    env: { TENANTBASE_LOG_LEVEL: "warn", ...env },
+    bannerEndsWith: "Try:",
+  });
 }
 
 describe("tenantbase serve --app examples/company/definition.ts --demo", () => {

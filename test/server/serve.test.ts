@@ -1,46 +1,18 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { killServed, type Served, serveProcess } from "../helpers/serve.js";
 
-const BIN = join(import.meta.dirname, "..", "..", "bin", "tenantbase.js");
 const dir = mkdtempSync(join(tmpdir(), "tenantbase-serve-"));
-const started: ChildProcess[] = [];
 
-afterAll(() => {
-  for (const child of started) if (child.exitCode === null) child.kill("SIGKILL");
+afterAll(async () => {
+  await killServed();
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function serve(env: Record<string, string> = {}, args: string[] = []): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, "serve", "--data", join(dir, "data"), ...args], {
-    env: { ...process.env, TENANTBASE_PORT: "0", TENANTBASE_ADMIN_TOKEN: "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  started.push(child);
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    const check = () => {
-      const match = /listening on (http:\/\/[^\s]+)/.exec(output);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout!.on("data", check);
-    exited.then((code) => reject(new Error(`serve exited with ${code}: ${output}`)));
-  });
-  return { child, url, output: () => output, exited };
+function serve(env: Record<string, string> = {}, args: string[] = []): Promise<Served> {
+  return serveProcess({ args: ["--data", join(dir, "data"), ...args], env });
 }
 
 describe("tenantbase serve", () => {
