@@ -15,6 +15,7 @@ import {
   startTenantbaseServer,
 } from "../baselines/servers.js";
 import { type Scenario, settle } from "../lib/context.js";
+import { httpComparisonMetrics } from "../lib/http-metrics.js";
 import { startLoadGenerator } from "../lib/load.js";
 import { benchTenantKey, type LoadPlan, type LoadResult } from "../lib/load-plan.js";
 import { type Metric, metric } from "../lib/report.js";
@@ -92,39 +93,11 @@ export const httpReadWrite: Scenario = {
             `${name}: tenantbase ${p.a.requestsPerSecond.toFixed(0)} req/s p99 ${p.a.latencyP99Ms} ms; shared ${p.b.requestsPerSecond.toFixed(0)} req/s p99 ${p.b.latencyP99Ms} ms`,
           );
         }
-        const throughputRatios = pairs.map((p) => p.a.requestsPerSecond / p.b.requestsPerSecond);
-        const p99Ratios = pairs.map((p) => p.a.latencyP99Ms / Math.max(p.b.latencyP99Ms, 0.001));
-        const sizes = `${tenants} tenants x ${ROWS} records, Zipf s=1.1, 50 connections, ${rounds} x ${seconds} s interleaved`;
         metrics.push(
-          metric({
-            scenario: name,
-            name: "throughput",
-            value: median(pairs.map((p) => p.a.requestsPerSecond)),
-            unit: "req/s",
-            baseline: median(pairs.map((p) => p.b.requestsPerSecond)),
+          ...httpComparisonMetrics(name, pairs, {
             baselineName: "shared db",
-            ratio: median(throughputRatios),
-            target: { on: "ratio", op: ">=", threshold: 0.8 },
-            notes: `${sizes}; per-round ratios ${throughputRatios.map((r) => r.toFixed(2)).join(", ")}; ${wakes} tenant wakes in ${tbRequests} requests`,
-          }),
-          metric({
-            scenario: name,
-            name: "latency p99",
-            value: median(pairs.map((p) => p.a.latencyP99Ms)),
-            unit: "ms",
-            baseline: median(pairs.map((p) => p.b.latencyP99Ms)),
-            baselineName: "shared db",
-            ratio: median(p99Ratios),
-            target: { on: "ratio", op: "<=", threshold: 1.25 },
-            notes: `per-round ratios ${p99Ratios.map((r) => r.toFixed(2)).join(", ")}`,
-          }),
-          metric({
-            scenario: name,
-            name: "latency p50",
-            value: median(pairs.map((p) => p.a.latencyP50Ms)),
-            unit: "ms",
-            baseline: median(pairs.map((p) => p.b.latencyP50Ms)),
-            baselineName: "shared db",
+            sizes: `${tenants} tenants x ${ROWS} records, Zipf s=1.1, 50 connections, ${rounds} x ${seconds} s interleaved`,
+            throughputNotes: `${wakes} tenant wakes in ${tbRequests} requests`,
           }),
         );
         ctx.log(`${name}: naive per-request open`);

@@ -28,6 +28,7 @@ import {
 import { ADMIN_TOKEN, type BenchServer, SHARED_KEY } from "../baselines/servers.js";
 import { type BenchContext, type Scenario, settle } from "../lib/context.js";
 import { ITEMS_V1, ITEMS_V2 } from "../lib/fixtures.js";
+import { httpComparisonMetrics } from "../lib/http-metrics.js";
 import { startLoadGenerator } from "../lib/load.js";
 import type { LoadPlan, LoadResult } from "../lib/load-plan.js";
 import {
@@ -113,39 +114,10 @@ async function httpMetrics(
           `${name}: tenantbase ${p.a.requestsPerSecond.toFixed(0)} req/s p99 ${p.a.latencyP99Ms} ms; shared ${p.b.requestsPerSecond.toFixed(0)} req/s p99 ${p.b.latencyP99Ms} ms`,
         );
       }
-      const throughputRatios = pairs.map((p) => p.a.requestsPerSecond / p.b.requestsPerSecond);
-      const p99Ratios = pairs.map((p) => p.a.latencyP99Ms / Math.max(p.b.latencyP99Ms, 0.001));
-      const sizes = `PostgreSQL ${version}, ${tenants} tenant schemas x ${HTTP_ROWS} records vs one shared table (${tenants * HTTP_ROWS} rows, index on (org, id)), pool ${PG_POOL_MAX} connections each, Zipf s=1.1, 50 connections, ${rounds} x ${seconds} s interleaved`;
       metrics.push(
-        metric({
-          scenario: name,
-          name: "throughput",
-          value: median(pairs.map((p) => p.a.requestsPerSecond)),
-          unit: "req/s",
-          baseline: median(pairs.map((p) => p.b.requestsPerSecond)),
+        ...httpComparisonMetrics(name, pairs, {
           baselineName: "shared table",
-          ratio: median(throughputRatios),
-          target: { on: "ratio", op: ">=", threshold: 0.8 },
-          notes: `${sizes}; per-round ratios ${throughputRatios.map((r) => r.toFixed(2)).join(", ")}`,
-        }),
-        metric({
-          scenario: name,
-          name: "latency p99",
-          value: median(pairs.map((p) => p.a.latencyP99Ms)),
-          unit: "ms",
-          baseline: median(pairs.map((p) => p.b.latencyP99Ms)),
-          baselineName: "shared table",
-          ratio: median(p99Ratios),
-          target: { on: "ratio", op: "<=", threshold: 1.25 },
-          notes: `per-round ratios ${p99Ratios.map((r) => r.toFixed(2)).join(", ")}`,
-        }),
-        metric({
-          scenario: name,
-          name: "latency p50",
-          value: median(pairs.map((p) => p.a.latencyP50Ms)),
-          unit: "ms",
-          baseline: median(pairs.map((p) => p.b.latencyP50Ms)),
-          baselineName: "shared table",
+          sizes: `PostgreSQL ${version}, ${tenants} tenant schemas x ${HTTP_ROWS} records vs one shared table (${tenants * HTTP_ROWS} rows, index on (org, id)), pool ${PG_POOL_MAX} connections each, Zipf s=1.1, 50 connections, ${rounds} x ${seconds} s interleaved`,
         }),
       );
     }
