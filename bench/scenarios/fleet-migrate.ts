@@ -20,7 +20,7 @@ const ROWS = 10;
 export const fleetMigrate: Scenario = {
   name: "fleet-migrate",
   async run(ctx) {
-    const tenants = ctx.quick ? 200 : 2000;
+    const tenants = ctx.quick ? 200 : 10_000;
     const baselineTenants = ctx.quick ? 100 : 500;
     const rounds = ctx.quick ? 1 : 2;
     const dir = join(ctx.dir, "tb");

@@ -73,7 +73,7 @@ export interface RunOptions {
   tenants?: readonly string[] | ((tenant: TenantInfo) => boolean);
   /** Order of the rollout. Default "key" (or the order of a `tenants` list). */
   order?: "key" | "created" | "last-active" | ((a: TenantInfo, b: TenantInfo) => number);
-  /** Tenants migrated at once. Default: two worker threads per CPU core (or 8 at once in this thread). */
+  /** Tenants migrated at once. Default: 16 per worker thread, two threads per core (16 in this thread without workers). */
   concurrency?: number;
   /** Stop at the first failure (default), or go on and report every failure. */
   onError?: "stop" | "continue";
@@ -145,6 +145,8 @@ export interface RolloutDeps {
 }
 
 const FLUSH_EVERY = 200;
+/** Tenants in flight at once in this thread: their flushes overlap (see durableOnDestroy). */
+const IN_PROCESS_CONCURRENCY = 16;
 /** Below this many tenants to migrate, starting worker threads costs more than they save. */
 const WORKERS_FROM_TENANTS = 500;
 const HEARTBEAT_MS = 1000;
@@ -443,10 +445,14 @@ export class Rollout {
         driver: config,
         tracks: serializeTracks(tracks),
         ...(this.#deps.workerModule ? { workerModule: this.#deps.workerModule } : {}),
-        ...(options.concurrency ? { threads: options.concurrency } : {}),
+        ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       });
     }
-    return createInProcessExecutor(this.#deps.driver, tracks, options.concurrency ?? 8);
+    return createInProcessExecutor(
+      this.#deps.driver,
+      tracks,
+      options.concurrency ?? IN_PROCESS_CONCURRENCY,
+    );
   }
 
   async #execute(
@@ -524,8 +530,10 @@ export class Rollout {
           record(job, result);
         }
       };
-      // Twice the executor's width keeps worker threads fed while results travel back.
-      const lanes = executor.parallel ? executor.concurrency * 2 : executor.concurrency;
+      // A few more than the executor's width keep worker threads fed while results travel back.
+      const lanes = executor.parallel
+        ? executor.concurrency + Math.ceil(executor.concurrency / 2)
+        : executor.concurrency;
       await Promise.all(Array.from({ length: Math.min(lanes, Math.max(jobs.length, 1)) }, lane));
     } finally {
       clearInterval(heartbeat);

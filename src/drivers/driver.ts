@@ -38,6 +38,14 @@ export interface OpenOptions {
    * is cheaper (SQLite: no shared-memory file); otherwise it opens as usual.
    */
   exclusive?: boolean;
+  /**
+   * With `exclusive`: what the task commits needs to be durable only once
+   * the driver's `destroy()` resolves, not at each commit. A driver may then
+   * flush asynchronously in `destroy()` (SQLite: the WAL and database fsyncs
+   * on libuv's thread pool), so one thread runs many short tasks whose
+   * flushes overlap instead of waiting for the disk once per task.
+   */
+  durableOnDestroy?: boolean;
 }
 
 /** How a worker thread builds the same driver: `new (await import(module))[exportName](options)`. */
@@ -65,7 +73,9 @@ export interface EventTransport {
    * Starts receiving every process's messages (in the order they were sent
    * or committed); resolves once messages sent from now on will arrive (or
    * when the first attempt failed: it keeps reconnecting and reports
-   * through `onError`). Called once.
+   * through `onError`). Called once. Messages sent while the transport was
+   * not receiving (a lost connection) are delivered when it is back, if it
+   * can (PostgreSQL replays them from its outbox), else `onError` says so.
    */
   listen(receive: (message: string) => void): Promise<void>;
   /** Stops listening and frees the transport's connection. */

@@ -1,6 +1,6 @@
 /**
  * A fleet rollout worker thread: builds the driver and the migration tracks
- * it was given, then runs tasks one at a time as the main thread sends them.
+ * it was given, then runs the tasks the main thread sends it.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { StorageDriver, WorkerDriverConfig } from "../drivers/driver.js";
@@ -34,13 +34,12 @@ try {
   const driver = new DriverClass(data.driver.options);
   const code = data.workerModule ? await loadCodeMigrations(data.workerModule) : [];
   const tracks = await deserializeTracks(data.tracks, code);
-  // One task at a time: better-sqlite3 is synchronous, and one thread has one core.
-  let queue = Promise.resolve();
+  // Tasks run as they arrive: their SQLite work is synchronous, but each
+  // then waits for its flush (see durableOnDestroy), and others run meanwhile.
   port.on("message", (message: { id: number; task: FleetTask }) => {
-    queue = queue.then(async () => {
-      const result = await executeTask(driver, tracks, message.task);
-      port.postMessage({ id: message.id, result });
-    });
+    void executeTask(driver, tracks, message.task).then((result) =>
+      port.postMessage({ id: message.id, result }),
+    );
   });
   port.postMessage({ ready: true });
 } catch (error) {

@@ -160,44 +160,60 @@ async function inspect(
   return { outcome: byRun ? "applied-by-run" : "not-applied", from: total, to: total };
 }
 
+async function runTask(
+  db: Kysely<any>,
+  tracks: readonly MigrationTrack[],
+  task: FleetTask,
+): Promise<FleetResult> {
+  switch (task.kind) {
+    case "inspect":
+      return inspect(db, tracks, task.targetRunId ?? task.runId);
+    case "migrate": {
+      const counts = await db.transaction().execute((trx) => migrateIn(trx, tracks, task));
+      return { outcome: counts.from === counts.to ? "current" : "migrated", ...counts };
+    }
+    case "trial": {
+      let counts: Counts = { from: 0, to: 0, versions: {} };
+      try {
+        await db.transaction().execute(async (trx) => {
+          counts = await migrateIn(trx, tracks, task);
+          throw new RollbackTrial();
+        });
+      } catch (error) {
+        if (!(error instanceof RollbackTrial)) throw error;
+      }
+      return { outcome: counts.from === counts.to ? "current" : "would-migrate", ...counts };
+    }
+    case "rollback": {
+      const target = task.targetRunId ?? task.runId;
+      const counts = await db.transaction().execute((trx) => rollbackIn(trx, tracks, target));
+      return { outcome: counts.from === counts.to ? "not-applied" : "rolled-back", ...counts };
+    }
+    default:
+      throw new TypeError(`unknown task kind ${String((task as FleetTask).kind)}`);
+  }
+}
+
 /** Runs one task on one tenant database. Never throws: failures are results. */
 export async function executeTask(
   driver: StorageDriver,
   tracks: readonly MigrationTrack[],
   task: FleetTask,
 ): Promise<FleetResult> {
-  let kysely: Driver | undefined;
+  let opened: Driver | undefined;
   try {
-    // The rollout holds the tenant exclusively in its pool while the task runs.
-    kysely = await driver.open(task.storage, { exclusive: true });
-    const db = new Kysely<any>({ dialect: dialectOf(driver, kysely) });
-    switch (task.kind) {
-      case "inspect":
-        return await inspect(db, tracks, task.targetRunId ?? task.runId);
-      case "migrate": {
-        const counts = await db.transaction().execute((trx) => migrateIn(trx, tracks, task));
-        return { outcome: counts.from === counts.to ? "current" : "migrated", ...counts };
-      }
-      case "trial": {
-        let counts: Counts = { from: 0, to: 0, versions: {} };
-        try {
-          await db.transaction().execute(async (trx) => {
-            counts = await migrateIn(trx, tracks, task);
-            throw new RollbackTrial();
-          });
-        } catch (error) {
-          if (!(error instanceof RollbackTrial)) throw error;
-        }
-        return { outcome: counts.from === counts.to ? "current" : "would-migrate", ...counts };
-      }
-      case "rollback": {
-        const target = task.targetRunId ?? task.runId;
-        const counts = await db.transaction().execute((trx) => rollbackIn(trx, tracks, target));
-        return { outcome: counts.from === counts.to ? "not-applied" : "rolled-back", ...counts };
-      }
-      default:
-        throw new TypeError(`unknown task kind ${String((task as FleetTask).kind)}`);
-    }
+    // The rollout holds the tenant exclusively in its pool while the task runs,
+    // and reports the result only after destroy(): the driver may flush there.
+    opened = await driver.open(task.storage, { exclusive: true, durableOnDestroy: true });
+    const result = await runTask(
+      new Kysely<any>({ dialect: dialectOf(driver, opened) }),
+      tracks,
+      task,
+    );
+    const closing = opened;
+    opened = undefined;
+    await closing.destroy();
+    return result;
   } catch (error) {
     return {
       outcome: task.kind === "trial" ? "would-fail" : "failed",
@@ -206,7 +222,7 @@ export async function executeTask(
       error: (error as Error)?.message ?? String(error),
     };
   } finally {
-    await kysely?.destroy().catch(() => {});
+    await opened?.destroy().catch(() => {});
   }
 }
 
@@ -303,8 +319,17 @@ export interface WorkerExecutorOptions {
   tracks: SerializedTrack[];
   /** A module exporting the tenant definition, for migrations defined as functions. */
   workerModule?: string;
+  /** Tasks in flight at once, over every thread. Default: TASKS_PER_THREAD per thread. */
+  concurrency?: number;
+  /** Worker threads. Default: one per core, at most `concurrency`. */
   threads?: number;
 }
+
+/**
+ * Tasks one worker thread keeps in flight: while some wait for their flush
+ * (see `durableOnDestroy`), the thread runs the others' SQL.
+ */
+export const TASKS_PER_THREAD = 16;
 
 interface Pending {
   resolve(result: FleetResult): void;
@@ -328,24 +353,38 @@ import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return impor
   });
 }
 
+interface WorkerSlot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+/**
+ * Runs tasks in worker threads, once every thread has started. (Running
+ * tasks in this thread meanwhile was measured slower: their fsyncs fill
+ * libuv's thread pool, which the starting threads need to read their modules.)
+ */
 export async function createWorkerExecutor(options: WorkerExecutorOptions): Promise<FleetExecutor> {
-  // Two per core: a task spends much of its time waiting for the disk (the
-  // checkpoint's fsyncs when the tenant closes), and another thread's task runs meanwhile.
-  const threads = Math.max(1, options.threads ?? availableParallelism() * 2);
+  // Two per core: part of a task is spent in the kernel (creating and
+  // deleting its WAL), and another thread's task runs meanwhile.
+  const threads = Math.max(
+    1,
+    options.threads ?? Math.min(availableParallelism() * 2, options.concurrency ?? Infinity),
+  );
+  const concurrency = Math.max(threads, options.concurrency ?? threads * TASKS_PER_THREAD);
   const entry = workerEntry();
-  const workers: Array<{ worker: Worker; pending: Map<number, Pending> }> = [];
+  const slots: WorkerSlot[] = [];
   let nextId = 0;
   let turn = 0;
   let failure: Error | undefined;
 
-  const ready = Array.from({ length: threads }, () => {
+  const starting = Array.from({ length: threads }, () => {
     const worker = spawn(entry, {
       driver: options.driver,
       tracks: options.tracks,
       workerModule: options.workerModule,
     });
-    const slot = { worker, pending: new Map<number, Pending>() };
-    workers.push(slot);
+    const slot: WorkerSlot = { worker, pending: new Map() };
+    slots.push(slot);
     return new Promise<void>((resolve, reject) => {
       worker.on(
         "message",
@@ -359,7 +398,7 @@ export async function createWorkerExecutor(options: WorkerExecutorOptions): Prom
         },
       );
       worker.on("error", (error) => {
-        failure = error;
+        failure ??= error;
         reject(error);
         for (const pending of slot.pending.values()) {
           pending.resolve({
@@ -374,9 +413,9 @@ export async function createWorkerExecutor(options: WorkerExecutorOptions): Prom
     });
   });
   try {
-    await Promise.all(ready);
+    await Promise.all(starting);
   } catch (error) {
-    await Promise.all(workers.map((w) => w.worker.terminate()));
+    await Promise.all(slots.map((s) => s.worker.terminate()));
     throw new TenantbaseError(
       "MIGRATION_INVALID",
       `Fleet workers could not start: ${(error as Error).message}`,
@@ -384,7 +423,7 @@ export async function createWorkerExecutor(options: WorkerExecutorOptions): Prom
   }
 
   return {
-    concurrency: threads,
+    concurrency,
     parallel: true,
     run(task) {
       if (failure) {
@@ -396,8 +435,8 @@ export async function createWorkerExecutor(options: WorkerExecutorOptions): Prom
         });
       }
       // The least busy worker, round robin among equals.
-      let best = workers[turn++ % workers.length]!;
-      for (const slot of workers) if (slot.pending.size < best.pending.size) best = slot;
+      let best = slots[turn++ % slots.length]!;
+      for (const slot of slots) if (slot.pending.size < best.pending.size) best = slot;
       const id = nextId++;
       return new Promise<FleetResult>((resolve) => {
         best.pending.set(id, { resolve });
@@ -405,7 +444,7 @@ export async function createWorkerExecutor(options: WorkerExecutorOptions): Prom
       });
     },
     async close() {
-      await Promise.all(workers.map((w) => w.worker.terminate()));
+      await Promise.all(slots.map((s) => s.worker.terminate()));
     },
   };
 }

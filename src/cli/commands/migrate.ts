@@ -124,7 +124,10 @@ export function registerMigrate(program: Command): void {
   const migrate = withStorageOptions(program.command("migrate"))
     .description("roll pending tenant migrations out to every tenant (or --tenants)")
     .option("--tenants <keys>", "only these tenants, comma-separated, in this order")
-    .option("--concurrency <n>", "tenants migrated at once (default: two per CPU core)")
+    .option(
+      "--concurrency <n>",
+      "tenants migrated at once (default: 16 per worker thread, two threads per core)",
+    )
     .option("--order <order>", "key | created | last-active", undefined)
     .option("--trial", "apply and roll back everywhere: report who would fail, change nothing")
     .option(

@@ -24,6 +24,8 @@ export interface SqliteConnectionOptions {
    * operation at a time per tenant, so only the catalog needs this.
    */
   serialize?: boolean;
+  /** Closes the database in `destroy()` instead of a plain close (e.g. flushing first). */
+  close?: (db: Database) => Promise<void>;
 }
 
 function toSqliteValue(value: unknown): unknown {
@@ -138,11 +140,13 @@ export class SqliteConnectionDriver implements Driver {
   readonly connection: SqliteConnection;
   readonly #db: Database;
   readonly #mutex: Mutex | undefined;
+  readonly #close: ((db: Database) => Promise<void>) | undefined;
 
   constructor(db: Database, options: SqliteConnectionOptions = {}) {
     this.#db = db;
     this.connection = new SqliteConnection(db, options.statementCacheSize ?? 100);
     this.#mutex = options.serialize ? new Mutex() : undefined;
+    this.#close = options.close;
   }
 
   async init(): Promise<void> {}
@@ -186,6 +190,8 @@ export class SqliteConnectionDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    if (this.#close) await this.#close(this.#db);
+    else this.#db.close();
   }
 }

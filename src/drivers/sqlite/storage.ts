@@ -38,6 +38,7 @@ import {
   type WorkerDriverConfig,
 } from "../driver.js";
 import { SqliteConnectionDriver } from "./connection.js";
+import { DirectoryFlush, flushAndClose } from "./flush.js";
 
 export interface SqliteDriverOptions {
   /** The data directory. Default `./data`. */
@@ -66,6 +67,8 @@ export class SqliteStorageDriver implements StorageDriver {
   readonly dir: string;
   readonly #options: Required<Omit<SqliteDriverOptions, "dir">>;
   readonly #templates = new Map<string, Promise<string>>();
+  readonly #tenantsDirectory: DirectoryFlush;
+  readonly #pragmas: string;
 
   constructor(options: SqliteDriverOptions = {}) {
     this.dir = resolve(options.dir ?? "./data");
@@ -78,9 +81,17 @@ export class SqliteStorageDriver implements StorageDriver {
     if (!["normal", "full"].includes(this.#options.synchronous)) {
       throw new Error(`sqlite: synchronous must be "normal" or "full"`);
     }
+    this.#pragmas = [
+      "pragma journal_mode = WAL",
+      `pragma synchronous = ${this.#options.synchronous === "full" ? "FULL" : "NORMAL"}`,
+      `pragma busy_timeout = ${Math.trunc(this.#options.busyTimeoutMs)}`,
+      "pragma foreign_keys = ON",
+      `pragma cache_size = -${Math.trunc(this.#options.cacheSizeKiB)}`,
+    ].join("; ");
     for (const sub of ["tenants", "archive", "templates"]) {
       mkdirSync(join(this.dir, sub), { recursive: true });
     }
+    this.#tenantsDirectory = new DirectoryFlush(join(this.dir, "tenants"));
   }
 
   createAdapter(): DialectAdapter {
@@ -104,11 +115,8 @@ export class SqliteStorageDriver implements StorageDriver {
   }
 
   #configure(db: Database): void {
-    db.pragma("journal_mode = WAL");
-    db.pragma(`synchronous = ${this.#options.synchronous === "full" ? "FULL" : "NORMAL"}`);
-    db.pragma(`busy_timeout = ${Math.trunc(this.#options.busyTimeoutMs)}`);
-    db.pragma("foreign_keys = ON");
-    db.pragma(`cache_size = -${Math.trunc(this.#options.cacheSizeKiB)}`);
+    // One exec for every pragma: each db.pragma() call prepares a statement of its own.
+    db.exec(this.#pragmas);
   }
 
   catalogDialect(): Dialect {
@@ -169,6 +177,10 @@ export class SqliteStorageDriver implements StorageDriver {
 
   async open(storage: string, options: OpenOptions = {}): Promise<Driver> {
     const path = this.pathOf(storage);
+    if (options.exclusive && options.durableOnDestroy) {
+      const deferred = this.#openDeferred(path);
+      if (deferred) return deferred;
+    }
     const db =
       (options.exclusive ? this.#openExclusive(path) : undefined) ??
       new BetterSqlite3(path, { fileMustExist: true });
@@ -182,6 +194,34 @@ export class SqliteStorageDriver implements StorageDriver {
   }
 
   /**
+   * Exclusive, with synchronous=OFF and no automatic checkpoint: its commits
+   * are made durable by `flushAndClose` when the caller destroys the driver.
+   * Undefined when another connection has the file open.
+   */
+  #openDeferred(path: string): Driver | undefined {
+    // Opened before SQLite's and closed after it (see flushAndClose).
+    const fd = openSync(path, "r+");
+    let db: Database | undefined;
+    try {
+      db = this.#openExclusive(path);
+      if (!db) {
+        closeSync(fd);
+        return undefined;
+      }
+      this.#configure(db);
+      db.exec("pragma synchronous = OFF; pragma wal_autocheckpoint = 0");
+    } catch (error) {
+      db?.close();
+      closeSync(fd);
+      throw error;
+    }
+    return new SqliteConnectionDriver(db, {
+      statementCacheSize: this.#options.statementCacheSize,
+      close: (database) => flushAndClose(database, path, fd, this.#tenantsDirectory),
+    });
+  }
+
+  /**
    * WAL with EXCLUSIVE locking keeps the WAL index in memory instead of a
    * `-shm` file that is created, mapped and deleted on every open: about twice
    * as fast for one short task. Only possible when no other connection has the
@@ -190,10 +230,8 @@ export class SqliteStorageDriver implements StorageDriver {
   #openExclusive(path: string): Database | undefined {
     const db = new BetterSqlite3(path, { fileMustExist: true });
     try {
-      db.pragma("busy_timeout = 0");
-      db.pragma("locking_mode = EXCLUSIVE");
       // The first read takes the lock (and fails now if anyone else has the file open).
-      db.pragma("schema_version");
+      db.exec("pragma busy_timeout = 0; pragma locking_mode = EXCLUSIVE; pragma schema_version");
       return db;
     } catch (error) {
       db.close();
@@ -275,7 +313,9 @@ export class SqliteStorageDriver implements StorageDriver {
     };
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#tenantsDirectory.close();
+  }
 }
 
 function fsyncPath(path: string): void {
