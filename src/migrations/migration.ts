@@ -33,6 +33,11 @@ export interface MigrationRecipe {
 /** A migration with its checksum settled. */
 export interface ResolvedMigration extends Migration {
   readonly checksum: string;
+  /**
+   * What earlier versions of Tenantbase computed for the same functions: a
+   * tenant that recorded one of these applied this very migration.
+   */
+  readonly earlierChecksums?: readonly string[];
 }
 
 export function digest(text: string): string {
@@ -44,18 +49,28 @@ const TOKEN = /[A-Za-z_$][\w$]*|\d[\w.]*|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`(?
 // Names build tools inject into compiled code (vite's SSR imports, esbuild's keepNames).
 const INJECTED = /^(?:__vite_ssr_\w*__|__vi_import_\d+__|__name)$/;
 
+// String literals (group 1, kept) or comments (dropped).
+const LITERAL_OR_COMMENT =
+  /("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`)|\/\/[^\n]*|\/\*[\s\S]*?\*\//g;
+
+function tokensOf(source: string): string {
+  return (source.match(TOKEN) ?? [])
+    .filter((token) => !INJECTED.test(token))
+    .map((token) => (/^["'`]/.test(token) ? `"${token.slice(1, -1)}"` : token))
+    .join(" ");
+}
+
 /**
  * A checksum of what a function says, not how a build tool printed it:
- * whitespace, punctuation, quote style and injected helper names differ
- * between tsc, esbuild (tsx) and vite for the same source, so only the
- * identifiers and literals count.
+ * whitespace, punctuation, quote style, comments (tsc keeps them, esbuild
+ * drops them) and injected helper names differ between tsc, esbuild (tsx)
+ * and vite for the same source, so only the identifiers and literals count.
  */
-function functionChecksum(migration: Migration): string {
+function functionChecksums(migration: Migration): { checksum: string; earlier: string } {
   const source = `${migration.up.toString()}\n${migration.down?.toString() ?? ""}`;
-  const tokens = (source.match(TOKEN) ?? [])
-    .filter((token) => !INJECTED.test(token))
-    .map((token) => (/^["'`]/.test(token) ? `"${token.slice(1, -1)}"` : token));
-  return digest(tokens.join(" "));
+  const code = source.replace(LITERAL_OR_COMMENT, (_, literal?: string) => literal ?? " ");
+  // Earlier versions counted comments too: accept what they recorded for the same source.
+  return { checksum: digest(tokensOf(code)), earlier: digest(tokensOf(source)) };
 }
 
 /** Checks names (present, unique) and settles checksums. */
@@ -75,7 +90,13 @@ export function resolveMigrations(migrations: readonly Migration[]): ResolvedMig
       );
     }
     seen.add(migration.name);
-    return { ...migration, checksum: migration.checksum ?? functionChecksum(migration) };
+    if (migration.checksum !== undefined) return { ...migration, checksum: migration.checksum };
+    const { checksum, earlier } = functionChecksums(migration);
+    return {
+      ...migration,
+      checksum,
+      ...(earlier !== checksum ? { earlierChecksums: [earlier] } : {}),
+    };
   });
 }
 

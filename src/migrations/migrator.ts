@@ -92,7 +92,7 @@ export function planMigrations(
     if (known.name !== done.name) {
       return { kind: "drift", version: applied.length, message: orderDrift(done.name, i) };
     }
-    if (known.checksum !== done.checksum) {
+    if (known.checksum !== done.checksum && !known.earlierChecksums?.includes(done.checksum)) {
       return {
         kind: "drift",
         version: applied.length,
