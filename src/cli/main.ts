@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { isTenantbaseError } from "../core/errors.js";
+import { registerCopy } from "./commands/copy.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerServe } from "./commands/serve.js";
 import { registerTenants } from "./commands/tenants.js";
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerTenants(program);
   registerMigrate(program);
+  registerCopy(program);
   return program;
 }
 

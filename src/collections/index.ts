@@ -4,6 +4,13 @@
  */
 export { type AttachedCollections, attachCollections } from "./attach.js";
 export { Collection } from "./collection.js";
+export {
+  type CollectionsCopy,
+  copyCollectionDefinitions,
+  copyDeployment,
+  type DeploymentCopyOptions,
+  type DeploymentCopyReport,
+} from "./copy.js";
 export type { CollectionDefinition, FieldDefinition, SchemaChange } from "./definition.js";
 export {
   AuthRequired,

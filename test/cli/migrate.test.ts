@@ -1,34 +1,13 @@
-import { execFile } from "node:child_process";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { createTenantbase, type Migration, sqlite, storageName } from "../../src/index.js";
+import { cli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 import definition from "../migrations/fixtures/definition.js";
 
-const BIN = join(import.meta.dirname, "..", "..", "bin", "tenantbase.js");
 const APP = join(import.meta.dirname, "..", "migrations", "fixtures", "definition.ts");
 const [v1] = definition.migrations as [Migration, Migration];
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, TENANTBASE_DATA: "" } },
-      (error, stdout, stderr) => {
-        const code = error ? Number((error as { code?: number }).code ?? 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** Tenants a..e at v1 with one note; `c` holds two equal notes, so v2 (a unique index) fails there. */
 async function fleet(): Promise<string> {
