@@ -439,9 +439,9 @@ export class Catalog {
     }
     if (options.cursor) {
       const [key, id] = decodeCursor(options.cursor);
-      query = query.where((eb) =>
-        eb.or([eb("key", ">", key), eb.and([eb("key", "=", key), eb("id", ">", id)])]),
-      );
+      // A row-value comparison (SQLite 3.15+, PostgreSQL): an index range on tenants_key_id (or
+      // tenants_status_key_id), where `key > $1 or (key = $1 and id > $2)` scans from the start.
+      query = query.where((eb) => eb(eb.refTuple("key", "id"), ">", eb.tuple(key, id)));
     }
     const rows = await query
       .orderBy("key")

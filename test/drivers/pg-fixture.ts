@@ -4,6 +4,8 @@
  * TENANTBASE_TEST_PG_URL overrides where the server is (default
  * postgres://postgres@127.0.0.1:5432/test).
  */
+import pg from "pg";
+import { afterEach } from "vitest";
 import { postgres } from "../../src/drivers/postgres/index.js";
 import type { PostgresDriverOptions } from "../../src/drivers/postgres/storage.js";
 import type { StorageDriver } from "../../src/index.js";
@@ -46,3 +48,33 @@ export const postgresFixture = {
     };
   },
 };
+
+export type FreshPostgres = Awaited<ReturnType<typeof postgresFixture.fresh>>;
+
+/**
+ * For a describe block: databases from `fresh()`, clients from `direct()`
+ * and whatever is given to `defer()` are cleaned up after each test, last
+ * first.
+ */
+export function postgresScope() {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    defer(cleanup: () => Promise<void>): void {
+      cleanups.push(cleanup);
+    },
+    async fresh(options: Parameters<typeof postgresFixture.fresh>[0] = {}): Promise<FreshPostgres> {
+      const store = await postgresFixture.fresh(options);
+      cleanups.push(() => store.dispose());
+      return store;
+    },
+    async direct(store: { url: string }): Promise<pg.Client> {
+      const client = new pg.Client({ connectionString: store.url });
+      await client.connect();
+      cleanups.push(() => client.end());
+      return client;
+    },
+  };
+}

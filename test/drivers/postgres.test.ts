@@ -1,43 +1,26 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Kysely, sql } from "kysely";
-import pg from "pg";
+import type pg from "pg";
 import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { schemaOf } from "../../src/drivers/postgres/index.js";
 import { createTenantbase, type Migration, storageName, type Tenantbase } from "../../src/index.js";
 import { startServer } from "../../src/server/index.js";
 import { tempDir } from "../helpers/temp.js";
 import { driverConformance, type NotesDB, notes } from "./conformance.js";
-import { postgresFixture } from "./pg-fixture.js";
+import { type FreshPostgres, postgresFixture, postgresScope } from "./pg-fixture.js";
+import { counterMigration, expectOneWriterPerTenant } from "./single-writer.js";
 
 driverConformance("postgres", postgresFixture);
 
-type Fresh = Awaited<ReturnType<typeof postgresFixture.fresh>>;
-
 describe("postgres driver", () => {
-  const cleanups: Array<() => Promise<void>> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const { defer, fresh, direct } = postgresScope();
 
-  async function fresh(options: Parameters<typeof postgresFixture.fresh>[0] = {}): Promise<Fresh> {
-    const store = await postgresFixture.fresh(options);
-    cleanups.push(() => store.dispose());
-    return store;
-  }
-
-  function hubOver(store: Fresh, migrations: Migration[] = [notes]): Tenantbase {
+  function hubOver(store: FreshPostgres, migrations: Migration[] = [notes]): Tenantbase {
     const hub = createTenantbase({ driver: store.driver(), migrations });
-    cleanups.push(() => hub.close());
+    defer(() => hub.close());
     return hub;
-  }
-
-  async function direct(store: Fresh): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: store.url });
-    await client.connect();
-    cleanups.push(() => client.end());
-    return client;
   }
 
   it("never leaks a search_path: hundreds of interleaved operations over 3 connections", async () => {
@@ -126,73 +109,11 @@ describe("postgres driver", () => {
 
   it("keeps one writer per tenant across processes, with a lock per tenant, not a global one", async () => {
     const store = await fresh();
-    const counter: Migration = {
-      name: "0001_counter",
-      async up(db) {
-        await db.schema
-          .createTable("counter")
-          .addColumn("id", "integer", (c) => c.primaryKey())
-          .addColumn("n", "integer", (c) => c.notNull())
-          .execute();
-        await db.insertInto("counter").values({ id: 1, n: 0 }).execute();
-      },
-    };
     // Two hubs, two pools: as two processes would be.
-    const one = hubOver(store, [counter]);
-    const two = hubOver(store, [counter]);
-    await one.tenants.create("shared");
-    await one.tenants.create("elsewhere");
-    const increment = async (hub: Tenantbase) => {
-      const t = await hub.tenant("shared");
-      await t.transaction(async (trx) => {
-        const row = await trx
-          .selectFrom("counter")
-          .select("n")
-          .where("id", "=", 1)
-          .executeTakeFirstOrThrow();
-        await new Promise((resolve) => setTimeout(resolve, 3));
-        await trx
-          .updateTable("counter")
-          .set({ n: Number(row.n) + 1 })
-          .where("id", "=", 1)
-          .execute();
-      });
-    };
-    await Promise.all(Array.from({ length: 20 }, (_, i) => increment(i % 2 === 0 ? one : two)));
-    const t = await one.tenant("shared");
-    const { n } = await t.db.selectFrom("counter").select("n").executeTakeFirstOrThrow();
-    // Without the lock, read-modify-write from two processes loses updates.
-    expect(Number(n)).toBe(20);
-
-    // While one process holds "shared", the other still writes "elsewhere" at once.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const holding = (await one.tenant("shared")).transaction(async (trx) => {
-      await trx.updateTable("counter").set({ n: 0 }).execute();
-      await held;
-    });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const started = Date.now();
-    await (await two.tenant("elsewhere")).transaction(async (trx) => {
-      await trx.updateTable("counter").set({ n: 5 }).execute();
-    });
-    expect(Date.now() - started).toBeLessThan(1000);
-    let sharedDone = false;
-    const blocked = (await two.tenant("shared"))
-      .transaction(async (trx) => {
-        await trx.updateTable("counter").set({ n: 7 }).execute();
-      })
-      .then(() => {
-        sharedDone = true;
-      });
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(sharedDone).toBe(false);
-    release();
-    await holding;
-    await blocked;
-    expect(sharedDone).toBe(true);
+    await expectOneWriterPerTenant(
+      hubOver(store, [counterMigration]),
+      hubOver(store, [counterMigration]),
+    );
   });
 
   it("starts several processes on a fresh database at once: catalog and template built once", async () => {
@@ -510,7 +431,7 @@ describe("postgres driver", () => {
       port: 0,
       host: "127.0.0.1",
     });
-    cleanups.push(async () => {
+    defer(async () => {
       await server.close();
       await hub.close();
     });
