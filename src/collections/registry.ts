@@ -7,8 +7,25 @@
  * (open tenants close and migrate on their next use), and only then do
  * requests see the new definition; since changes only add, a request on the
  * old definition is valid on the new schema too.
+ *
+ * Several processes on one catalog (PostgreSQL): a change takes a lock on
+ * the change log inside its catalog transaction and checks that this
+ * process's view is the catalog's latest (else it reloads and plans the
+ * change again), so changes from different processes are serialised and
+ * numbered one after another. Its transaction also signals the other
+ * processes (`hub.peers`, delivered at commit), which reload: the same
+ * steps as a local change (migrations, schema reload, then definitions),
+ * idempotent, serialised with changes, and skipped when the catalog's
+ * version (a checksum of definitions and change log) is the one they have.
  */
-import type { Generated, Kysely } from "kysely";
+import { createHash } from "node:crypto";
+import {
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Generated,
+  type Kysely,
+  sql,
+} from "kysely";
 import type { Tenantbase } from "../core/hub.js";
 import type { ResolvedMigration } from "../migrations/migration.js";
 import { Mutex } from "../tools/mutex.js";
@@ -55,6 +72,27 @@ export interface CollectionsCatalogSchema {
 
 const COLLECTION_ID = /^[a-z0-9_]{3,40}$/;
 
+/** The peer signal a committed collection change sends (payload: `{ version }`). */
+export const COLLECTIONS_CHANGED = "collections";
+
+/** A change planned against this process's view, written if that view is the catalog's. */
+interface Plan {
+  definition: CollectionDefinition;
+  changes: SchemaChange[];
+  now: number;
+  mode: "insert" | "update" | "delete";
+}
+
+/** What the catalog holds, as one version. */
+interface CatalogState {
+  definitions: string[];
+  changes: ChangeRow[];
+  version: string;
+}
+
+/** Changes planned on a view another process had changed meanwhile. */
+class StaleView extends Error {}
+
 export class Collections {
   readonly #hub: Tenantbase;
   readonly #db: Kysely<CollectionsCatalogSchema>;
@@ -65,6 +103,9 @@ export class Collections {
   #byId = new Map<string, Collection>();
   #changes: ChangeRow[] = [];
   #migrations: ResolvedMigration[] = [];
+  /** The catalog version this view is (see #read); undefined before the first load. */
+  #version: string | undefined;
+  #reloadQueued = false;
 
   constructor(hub: Tenantbase) {
     this.#hub = hub;
@@ -76,26 +117,103 @@ export class Collections {
     return this.#dialect;
   }
 
-  /** Reads definitions and changes from the catalog (at startup). */
+  /** The catalog version this process's view is (a checksum of definitions and change log). */
+  get version(): string | undefined {
+    return this.#version;
+  }
+
+  /** Reads definitions and changes from the catalog (at startup, or after a copy). */
   async load(): Promise<void> {
-    const rows = await this.#db
+    await this.reload();
+  }
+
+  /**
+   * Re-reads the catalog and applies what changed: new migrations first
+   * (then the hub reloads its schema, so open tenants migrate on their next
+   * use), then the definitions requests see. Serialised with changes and
+   * other reloads, so the view never goes back to an older state; returns
+   * whether anything changed.
+   */
+  reload(): Promise<boolean> {
+    return this.#mutex.run(() => this.#refresh());
+  }
+
+  /**
+   * Another process changed the collections: reloads soon (calls that come
+   * while one is queued share it; a failed reload is retried with backoff).
+   */
+  async reloadSoon(version?: unknown, onError?: (error: unknown) => void): Promise<void> {
+    if (version !== undefined && version === this.#version) return;
+    if (this.#reloadQueued) return;
+    this.#reloadQueued = true;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 30_000)) {
+      try {
+        await this.#mutex.run(() => {
+          // From here on, a new signal queues a reload of its own.
+          this.#reloadQueued = false;
+          return this.#refresh();
+        });
+        return;
+      } catch (error) {
+        onError?.(error);
+        if (this.#reloadQueued) return;
+        this.#reloadQueued = true;
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      }
+    }
+  }
+
+  /**
+   * The catalog's state. Definitions are read before the change log: a
+   * change committing in between leaves the log ahead of the definitions,
+   * never behind (it only adds), and its signal brings a later reload.
+   */
+  async #read(db: Kysely<CollectionsCatalogSchema>): Promise<CatalogState> {
+    const rows = await db
       .selectFrom("collections")
       .select(["definition"])
       .where("deleted_at", "is", null)
       .orderBy("id")
       .execute();
-    const changes = await this.#db
-      .selectFrom("collection_changes")
-      .select(["seq", "migration_name", "payload"])
-      .orderBy("seq")
-      .execute();
-    this.#changes = changes.map((row) => ({
+    const changes = (
+      await db
+        .selectFrom("collection_changes")
+        .select(["seq", "migration_name", "payload"])
+        .orderBy("seq")
+        .execute()
+    ).map((row) => ({
       seq: Number(row.seq),
       migrationName: row.migration_name,
       payload: row.payload,
     }));
-    this.#migrations = this.#changes.map((row) => changeToMigration(row, this.#dialect));
-    this.#publish(rows.map((row) => new Collection(JSON.parse(row.definition))));
+    const definitions = rows.map((row) => row.definition);
+    const version = createHash("sha256")
+      .update(JSON.stringify([definitions, changes.map((c) => [c.seq, c.migrationName])]))
+      .digest("base64url")
+      .slice(0, 22);
+    return { definitions, changes, version };
+  }
+
+  /** Reads the catalog and applies it if it is not the version this view is (under the mutex). */
+  async #refresh(): Promise<boolean> {
+    return this.#apply(await this.#read(this.#db));
+  }
+
+  /** Makes `state` this view unless it is that version already (under the mutex). */
+  async #apply(state: CatalogState): Promise<boolean> {
+    if (state.version === this.#version) return false;
+    const grew =
+      state.changes.length !== this.#changes.length ||
+      state.changes.some((row, i) => row.migrationName !== this.#changes[i]?.migrationName);
+    if (grew) {
+      this.#changes = state.changes;
+      this.#migrations = state.changes.map((row) => changeToMigration(row, this.#dialect));
+      // Before the first load no tenant has this track yet: nothing to reload.
+      if (this.#version !== undefined) await this.#hub.reloadSchema();
+    }
+    this.#publish(state.definitions.map((text) => new Collection(JSON.parse(text))));
+    this.#version = state.version;
+    return true;
   }
 
   /** The tenant migrations every collection change made, in order. */
@@ -170,7 +288,7 @@ export class Collections {
     if (!parsed.success) {
       throw new ValidationFailed("Failed to create the collection.", zodErrors(parsed.error));
     }
-    return this.#mutex.run(async () => {
+    const created = await this.#change(async () => {
       const data = parsed.data;
       const nameTaken =
         this.#byName.has(data.name.toLowerCase()) || /^(sqlite_|pg_)/i.test(data.name);
@@ -199,9 +317,10 @@ export class Collections {
       );
       this.#checkRules(definition);
       await this.#checkTableFree(definition.name);
-      await this.#commit(definition, [change], now, "insert");
-      return this.require(definition.id);
+      return { definition, changes: [change], now, mode: "insert" };
     });
+    if (!created) throw new CollectionNotFound(parsed.data.name);
+    return created;
   }
 
   async update(idOrName: string, input: unknown): Promise<Collection> {
@@ -209,7 +328,7 @@ export class Collections {
     if (!parsed.success) {
       throw new ValidationFailed("Failed to update the collection.", zodErrors(parsed.error));
     }
-    return this.#mutex.run(async () => {
+    const updated = await this.#change(async () => {
       const current = this.require(idOrName);
       const now = Date.now();
       const { definition, changes } = definitionFromUpdate(
@@ -219,14 +338,15 @@ export class Collections {
         this.#resolver(),
       );
       this.#checkRules(definition);
-      await this.#commit(definition, changes, now, "update");
-      return this.require(definition.id);
+      return { definition, changes, now, mode: "update" };
     });
+    if (!updated) throw new CollectionNotFound(idOrName);
+    return updated;
   }
 
   /** Soft delete: hidden from the API, the data kept in every tenant under another table name. */
   async delete(idOrName: string): Promise<void> {
-    await this.#mutex.run(async () => {
+    await this.#change(async () => {
       const current = this.require(idOrName);
       for (const other of this.list()) {
         if (other.id === current.id) continue;
@@ -247,22 +367,49 @@ export class Collections {
         collection: { id: current.id, name: current.name },
         archivedAs: `_deleted_${current.id}`,
       };
-      await this.#commit(current.definition, [change], Date.now(), "delete");
+      return { definition: current.definition, changes: [change], now: Date.now(), mode: "delete" };
     });
   }
 
-  async #commit(
-    definition: CollectionDefinition,
-    changes: SchemaChange[],
-    now: number,
-    mode: "insert" | "update" | "delete",
-  ): Promise<void> {
+  /**
+   * Plans a change on this view and commits it; when another process
+   * changed the collections meanwhile, reloads and plans again (so its
+   * checks see the latest definitions). Returns the changed collection
+   * (undefined once deleted).
+   */
+  async #change(plan: () => Promise<Plan>): Promise<Collection | undefined> {
+    return this.#mutex.run(async () => {
+      for (let attempt = 1; ; attempt++) {
+        const planned = await plan();
+        try {
+          await this.#commit(planned);
+        } catch (error) {
+          if (!(error instanceof StaleView)) throw error;
+          if (attempt >= 5) {
+            throw new Error(
+              "collections: other processes kept changing the collections; try the change again",
+            );
+          }
+          await this.#refresh();
+          continue;
+        }
+        return this.get(planned.definition.id);
+      }
+    });
+  }
+
+  async #commit({ definition, changes, now, mode }: Plan): Promise<void> {
     const rows: ChangeRow[] = changes.map((change, i) => ({
       seq: 0,
       migrationName: migrationName(this.#changes.length + i + 1, change),
       payload: JSON.stringify(change),
     }));
-    await this.#db.transaction().execute(async (trx) => {
+    const after = await this.#db.transaction().execute(async (trx) => {
+      if (this.#dialect === "postgres") {
+        // One change at a time over every process sharing the catalog (plain reads go on).
+        await sql`lock table ${sql.table("collection_changes")} in exclusive mode`.execute(trx);
+      }
+      if ((await this.#read(trx)).version !== this.#version) throw new StaleView();
       const text = JSON.stringify(definition);
       if (mode === "insert") {
         await trx
@@ -291,7 +438,7 @@ export class Collections {
           .execute();
       }
       for (const row of rows) {
-        const inserted = await trx
+        await trx
           .insertInto("collection_changes")
           .values({
             collection_id: definition.id,
@@ -299,25 +446,29 @@ export class Collections {
             payload: row.payload,
             created_at: now,
           })
-          .returning("seq")
-          .executeTakeFirstOrThrow();
-        row.seq = Number(inserted.seq);
+          .execute();
       }
+      const state = await this.#read(trx);
+      // The other processes reload when this commits (nothing without an event transport).
+      await this.#hub.peers.send(
+        COLLECTIONS_CHANGED,
+        { version: state.version },
+        connectionOf(trx),
+      );
+      return state;
     });
-    if (rows.length > 0) {
-      this.#changes = [...this.#changes, ...rows];
-      this.#migrations = [
-        ...this.#migrations,
-        ...rows.map((row) => changeToMigration(row, this.#dialect)),
-      ];
-      await this.#hub.reloadSchema();
-    }
-    const next = this.list().flatMap((c) =>
-      c.id !== definition.id ? [c] : mode === "delete" ? [] : [new Collection(definition)],
-    );
-    if (mode === "insert") next.push(new Collection(definition));
-    this.#publish(next);
+    await this.#apply(after);
   }
+}
+
+/** A Kysely transaction as the DatabaseConnection an event transport sends on. */
+function connectionOf(trx: Kysely<CollectionsCatalogSchema>): DatabaseConnection {
+  return {
+    executeQuery: <R>(query: CompiledQuery) => trx.executeQuery(query as CompiledQuery<R>),
+    streamQuery: () => {
+      throw new Error("collections: streaming on a catalog transaction is not supported");
+    },
+  };
 }
 
 export type { Rules };

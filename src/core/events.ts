@@ -10,6 +10,11 @@
  * they arrive at commit, in commit order), and theirs are delivered here,
  * to local subscribers only. Each message carries this bus's origin id, so
  * a process never delivers its own events twice nor sends received ones on.
+ *
+ * Peer signals (`signalPeers`, `onPeerSignal`) use the same transport for
+ * deployment-wide notices between processes ("the collections changed"):
+ * they carry no tenant (the empty key, which no tenant has) and reach the
+ * other processes only, never this one's subscribers.
  */
 import { randomBytes } from "node:crypto";
 import type { DatabaseConnection } from "kysely";
@@ -27,8 +32,22 @@ export interface TenantEvent<P = unknown> {
 
 export type EventListener = (event: TenantEvent) => void;
 
+/**
+ * Receives another process's peer signal. Errors (thrown, rejected, or
+ * passed to `report` by work it goes on with) reach the hub's onError.
+ */
+export type PeerSignalListener = (
+  name: string,
+  payload: unknown,
+  report: (error: unknown) => void,
+) => void | Promise<void>;
+
+/** The tenant field of a peer signal's message: no tenant key is empty. */
+const PEER_SIGNAL = "";
+
 export class EventBus {
   readonly #listeners = new Map<string, Set<EventListener>>();
+  readonly #peerListeners = new Set<PeerSignalListener>();
   readonly #onListenerError: (error: unknown, event: TenantEvent) => void;
   /** Tags what this bus sends, so it can tell its own messages from other processes'. */
   readonly #origin = randomBytes(12).toString("base64url");
@@ -67,6 +86,35 @@ export class EventBus {
     this.#transport = transport;
     this.#onTransportError = onError;
     return transport.listen((message) => this.#receive(message));
+  }
+
+  /** Whether messages go to other processes (the driver has an event transport). */
+  get shared(): boolean {
+    return this.#transport !== undefined;
+  }
+
+  /** Calls `listener` for every peer signal another process sends; returns the unsubscribe function. */
+  onPeerSignal(listener: PeerSignalListener): () => void {
+    this.#peerListeners.add(listener);
+    return () => {
+      this.#peerListeners.delete(listener);
+    };
+  }
+
+  /**
+   * Sends a signal to the other processes (nothing without a transport).
+   * With `connection`, inside its transaction (delivered at commit, never on
+   * rollback; a failure fails the commit); without, at once.
+   */
+  async signalPeers(
+    name: string,
+    payload: unknown,
+    connection?: DatabaseConnection,
+  ): Promise<void> {
+    const transport = this.#transport;
+    if (!transport) return;
+    const message = this.#encode(PEER_SIGNAL, name, payload);
+    if (message !== undefined) await transport.send([message], connection);
   }
 
   /** Delivers to this process's subscribers, and sends to other processes at once. */
@@ -137,6 +185,19 @@ export class EventBus {
     }
     // Our own: its subscribers here had it at commit already.
     if (fields[0] === this.#origin) return;
+    if (fields[2] === PEER_SIGNAL) {
+      for (const listener of [...this.#peerListeners]) {
+        const context = `peer signal ${fields[3]}`;
+        const report = (error: unknown) => this.#onTransportError(error, context);
+        try {
+          const result = listener(fields[3], fields[4], report);
+          if (result) result.catch(report);
+        } catch (error) {
+          this.#onTransportError(error, context);
+        }
+      }
+      return;
+    }
     this.deliver(fields[2], fields[3], fields[4]);
   }
 

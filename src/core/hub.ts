@@ -2,7 +2,7 @@
  * The hub: `createTenantbase(options)` wires the catalog, the pool, the event
  * bus and the migrations together over one storage driver.
  */
-import { Kysely } from "kysely";
+import { type DatabaseConnection, Kysely } from "kysely";
 import {
   type ActionAuth,
   type ActionCallInput,
@@ -50,7 +50,12 @@ import {
   TenantStorageMissing,
   TenantSuspended,
 } from "./errors.js";
-import { EventBus, type EventListener, type TenantEvent } from "./events.js";
+import {
+  EventBus,
+  type EventListener,
+  type PeerSignalListener,
+  type TenantEvent,
+} from "./events.js";
 import { createHandle, type TenantHandle } from "./handle.js";
 import {
   type OpenedTenant,
@@ -196,6 +201,19 @@ export interface Tenantbase<A extends ActionDefinitions = ActionDefinitions> {
    */
   subscribe(key: string, listener: EventListener): () => void;
   /**
+   * Deployment-wide notices between the processes sharing the storage (e.g.
+   * the collections layer's "definitions changed"): `send` reaches every
+   * other process's `subscribe`, never this one's, in the transport's order;
+   * with `connection` (a transaction about to commit) inside that
+   * transaction. `shared` is false (and `send` does nothing) without an event
+   * transport: one process (SQLite), or `events: false`.
+   */
+  readonly peers: {
+    readonly shared: boolean;
+    send(name: string, payload?: unknown, connection?: DatabaseConnection): Promise<void>;
+    subscribe(listener: PeerSignalListener): () => void;
+  };
+  /**
    * Runs `fn` while the tenant is closed and held: in-flight operations have
    * finished and new ones wait. For operations on its storage as a whole.
    */
@@ -214,6 +232,7 @@ class Hub implements Tenantbase {
   readonly catalog: Catalog;
   readonly migrations: MigrationsApi;
   readonly tenants: TenantsApi;
+  readonly peers: Tenantbase["peers"];
   readonly #pool: TenantPool;
   readonly #bus: EventBus;
   readonly #trackSources: MigrationTrackSource[];
@@ -245,6 +264,14 @@ class Hub implements Tenantbase {
     // Several processes on one storage: events cross through the driver's transport.
     const transport = this.driver.eventTransport?.({ onError: this.#onError });
     const listening = transport ? this.#bus.connect(transport, this.#onError) : undefined;
+    const bus = this.#bus;
+    this.peers = {
+      get shared() {
+        return bus.shared;
+      },
+      send: (name, payload, connection) => bus.signalPeers(name, payload, connection),
+      subscribe: (listener) => bus.onPeerSignal(listener),
+    };
     this.#ready = Promise.all([
       this.catalog.migrate(this.driver.dialect, streams.public ?? []),
       listening,

@@ -218,12 +218,16 @@ describe("events across processes (postgres LISTEN/NOTIFY)", () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
-      const count = async () =>
+      // Every message is in the outbox (for replay); these two were notified by id only.
+      const count = async (where = "true") =>
         Number(
-          (await client.query("select count(*) as n from tenantbase.events_outbox")).rows[0].n,
+          (await client.query(`select count(*) as n from tenantbase.events_outbox where ${where}`))
+            .rows[0].n,
         );
-      expect(await count()).toBe(2);
-      expect(await b.driver.events!.prune(0)).toBe(2);
+      expect(await count("octet_length(message) > 8000")).toBe(2);
+      const all = await count();
+      expect(all).toBeGreaterThan(2);
+      expect(await b.driver.events!.prune(0)).toBe(all);
       expect(await count()).toBe(0);
     } finally {
       await client.end();
@@ -257,6 +261,77 @@ describe("events across processes (postgres LISTEN/NOTIFY)", () => {
     await acmeB.transaction(async () => acmeB.broadcast("again", { n: 3 }));
     await waitFor("the event after reconnecting", () => named(onA, "again").length > 0);
     expect(named(onA, "again")).toEqual([{ n: 3 }]);
+  });
+
+  it("replays what was committed while a LISTEN connection was down: every event once, in commit order, also one that took its id first", async () => {
+    const onA = record(a.hub, "acme");
+    const otherOnA = record(a.hub, "globex");
+    const transport = a.driver.events!;
+    const acmeB = await b.hub.tenant<LogDB>("acme");
+    const write = (n: number) =>
+      acmeB.transaction(async (trx) => {
+        await trx
+          .insertInto("log")
+          .values({ body: `replayed ${n}` })
+          .execute();
+        acmeB.broadcast("replayed", { n });
+      });
+    // A transaction takes its outbox id now and commits only while A is not listening.
+    const late = new pg.Client({ connectionString: db.url });
+    await late.connect();
+    // On another database: a database cannot disallow connections to itself.
+    const adminUrl = new URL(db.url);
+    adminUrl.pathname = "/postgres";
+    const admin = new pg.Client({ connectionString: adminUrl.toString() });
+    await admin.connect();
+    try {
+      await late.query("begin");
+      await b.driver.events!.send(
+        [JSON.stringify(["another-process", 1, "globex", "late", { n: -1 }])],
+        {
+          executeQuery: async (query) =>
+            ({ rows: (await late.query(query.sql, [...query.parameters])).rows }) as never,
+          streamQuery: () => {
+            throw new Error("not used");
+          },
+        },
+      );
+      for (let n = 0; n < 5; n++) await write(n);
+      await waitFor("the first events on A", () => named(onA, "replayed").length === 5);
+      const connects = transport.connects;
+      const replayed = transport.replayed;
+      // Nobody can connect until it is allowed again: the outage lasts as long as this block.
+      await admin.query(`alter database "${db.name}" allow_connections false`);
+      try {
+        await admin.query(
+          "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name = $2",
+          [db.name, LISTENER_APPLICATION_NAME],
+        );
+        await waitFor("A not listening", () => !transport.listening);
+        for (let n = 5; n < 25; n++) await write(n);
+        await late.query("commit");
+      } finally {
+        await admin.query(`alter database "${db.name}" allow_connections true`);
+      }
+      await waitFor(
+        "A listening again",
+        () => transport.connects > connects && transport.listening,
+      );
+      for (let n = 25; n < 30; n++) await write(n);
+      await waitFor("every event on A", () => named(onA, "replayed").length >= 30);
+      await waitFor("the late one on A", () => named(otherOnA, "late").length > 0);
+      expect(named(onA, "replayed")).toEqual(Array.from({ length: 30 }, (_, n) => ({ n })));
+      expect(named(otherOnA, "late")).toEqual([{ n: -1 }]);
+      // 20 writes and the late one came from the outbox, not as notes.
+      expect(transport.replayed - replayed).toBe(21);
+      for (const n of nodes)
+        await waitFor("every hub listening again", () => n.driver.events!.listening);
+      // A said it lost the connection (and could not reconnect for a while), nothing else.
+      expect(a.errors.map((e) => e.context).filter((c) => !/LISTEN/.test(c))).toEqual([]);
+    } finally {
+      await late.end().catch(() => {});
+      await admin.end();
+    }
   });
 
   it("keeps an event whose payload is not JSON in its process, and says so", async () => {

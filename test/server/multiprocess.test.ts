@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ThrowawayDatabase, throwawayDatabase } from "../drivers/pg-fixture.js";
 import { killServed, type Served, serveProcess } from "../helpers/serve.js";
+import { readSse } from "../helpers/sse.js";
 import { waitFor } from "../helpers/wait.js";
 import { ADMIN_TOKEN, apiClient, JWT_SECRET, signUp, usersCollection } from "./helpers.js";
 
@@ -27,11 +28,6 @@ function serve(name: string): Promise<Served> {
   });
 }
 
-interface SseEvent {
-  event: string;
-  data: string;
-}
-
 /** A raw SSE reader over fetch: every event it got. */
 async function openStream(url: string, token: string) {
   const abort = new AbortController();
@@ -40,34 +36,7 @@ async function openStream(url: string, token: string) {
     signal: abort.signal,
   });
   expect(response.status).toBe(200);
-  const events: SseEvent[] = [];
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  void (async () => {
-    let buffer = "";
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        buffer += value;
-        let end = buffer.indexOf("\n\n");
-        while (end !== -1) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event: SseEvent = { event: "message", data: "" };
-          for (const line of block.split("\n")) {
-            if (line.startsWith(":")) continue;
-            const colon = line.indexOf(":");
-            if (line.slice(0, colon) === "event") event.event = line.slice(colon + 1);
-            else if (line.slice(0, colon) === "data") event.data += line.slice(colon + 1);
-          }
-          if (block.split("\n").some((line) => !line.startsWith(":"))) events.push(event);
-          end = buffer.indexOf("\n\n");
-        }
-      }
-    } catch {
-      // Aborted.
-    }
-  })();
+  const { events } = readSse(response);
   const connect = await waitFor("PB_CONNECT", () => events.find((e) => e.event === "PB_CONNECT"));
   const clientId = (JSON.parse(connect.data) as { clientId: string }).clientId;
   return {

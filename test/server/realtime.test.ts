@@ -10,6 +10,7 @@ import { ForbiddenError, TenantbaseClient } from "../../src/client/index.js";
 import { createTenantbase, sqlite } from "../../src/index.js";
 import { parseSubscription } from "../../src/server/apis/realtime.js";
 import { realtimeStats, startServer } from "../../src/server/index.js";
+import { readSse, type SseEvent } from "../helpers/sse.js";
 import { waitFor } from "../helpers/wait.js";
 import {
   ADMIN_TOKEN,
@@ -25,12 +26,6 @@ import {
 // Node 20 has no EventSource; the pocketbase SDK uses the global one.
 (globalThis as { EventSource?: unknown }).EventSource ??= EventSource;
 
-interface SseEvent {
-  event: string;
-  id: string;
-  data: string;
-}
-
 /** A raw SSE reader over fetch: every event it got, and whether the stream ended. */
 async function openStream(url: string, headers: Record<string, string> = {}) {
   const abort = new AbortController();
@@ -42,41 +37,7 @@ async function openStream(url: string, headers: Record<string, string> = {}) {
     state.ended = true;
     return { events, state, clientId: "", close: () => abort.abort(), response };
   }
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  void (async () => {
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        buffer += value;
-        let end = buffer.indexOf("\n\n");
-        while (end !== -1) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event: SseEvent = { event: "message", id: "", data: "" };
-          let comment = true;
-          for (const line of block.split("\n")) {
-            if (line.startsWith(":")) continue;
-            comment = false;
-            const colon = line.indexOf(":");
-            const field = line.slice(0, colon);
-            const value = line.slice(colon + 1);
-            if (field === "event") event.event = value;
-            else if (field === "id") event.id = value;
-            else if (field === "data") event.data += value;
-          }
-          if (!comment) events.push(event);
-          else if (block.startsWith(": ping")) state.pings++;
-          end = buffer.indexOf("\n\n");
-        }
-      }
-    } catch {
-      // Aborted.
-    } finally {
-      state.ended = true;
-    }
-  })();
+  readSse(response, { events, state });
   const connect = await waitFor("PB_CONNECT", () => events.find((e) => e.event === "PB_CONNECT"));
   return { events, state, clientId: connect.id, close: () => abort.abort(), response };
 }
