@@ -25,7 +25,11 @@ import { tempDir } from "../helpers/temp.js";
 import { waitFor } from "../helpers/wait.js";
 import { type NotesDB, notes } from "./conformance.js";
 import { type ThrowawayDatabase, throwawayDatabase } from "./pg-fixture.js";
-import { counterMigration, expectOneWriterPerTenant } from "./single-writer.js";
+import {
+  counterMigration,
+  expectNoSessionLeak,
+  expectOneWriterPerTenant,
+} from "./postgres-scenarios.js";
 
 const POOL_SIZE = 2;
 
@@ -102,63 +106,7 @@ describe("postgres driver behind PgBouncer (transaction mode)", () => {
   it("never leaks session state: interleaved concurrent operations of 24 tenants over 2 server connections", async () => {
     const hub = hubThrough();
     const keys = Array.from({ length: 24 }, (_, i) => `leak-${i}`);
-    for (const key of keys) await hub.tenants.create(key);
-    const written = new Map<string, string[]>(keys.map((key) => [key, []]));
-    const operations: Promise<void>[] = [];
-    for (let round = 0; round < 12; round++) {
-      for (const [i, key] of keys.entries()) {
-        const body = `${key}/${round}`;
-        written.get(key)!.push(body);
-        operations.push(
-          (async () => {
-            const t = await hub.tenant<NotesDB>(key);
-            if ((round + i) % 3 === 0) {
-              await t.transaction(async (trx) => {
-                await trx
-                  .insertInto("notes")
-                  .values({ id: String(round), body })
-                  .execute();
-                // Another client's transaction may run on the other server connection meanwhile.
-                await new Promise((resolve) => setTimeout(resolve, 1));
-                const rows = await trx.selectFrom("notes").select("body").execute();
-                for (const row of rows) expect(row.body.startsWith(`${key}/`)).toBe(true);
-              });
-            } else {
-              await t.db
-                .insertInto("notes")
-                .values({ id: String(round), body })
-                .execute();
-            }
-            if ((round * 7 + i) % 5 === 0) {
-              await expect(
-                t.transaction(async (trx) => {
-                  await trx
-                    .insertInto("notes")
-                    .values({ id: `x${round}`, body })
-                    .execute();
-                  await trx
-                    .insertInto("notes")
-                    .values({ id: String(round), body })
-                    .execute();
-                }),
-              ).rejects.toThrow(/duplicate key/);
-            }
-            const rows = await t.db.selectFrom("notes").select("body").execute();
-            for (const row of rows) expect(row.body.startsWith(`${key}/`)).toBe(true);
-            const { rows: schema } = await sql<{ s: string }>`select current_schema() as s`.execute(
-              t.db,
-            );
-            expect(schema[0]?.s).toBe(storageName(key));
-          })(),
-        );
-      }
-    }
-    await Promise.all(operations);
-    for (const key of keys) {
-      const t = await hub.tenant<NotesDB>(key);
-      const rows = await t.db.selectFrom("notes").select("body").orderBy("body").execute();
-      expect(rows.map((r) => r.body)).toEqual([...written.get(key)!].sort());
-    }
+    await expectNoSessionLeak(hub, keys, 12);
     // Both server connections are back at the default search_path, outside any transaction:
     // two clients in open transactions hold one server connection each.
     const [one, two] = [await connect(bouncer.url), await connect(bouncer.url)];

@@ -10,7 +10,11 @@ import { startServer } from "../../src/server/index.js";
 import { tempDir } from "../helpers/temp.js";
 import { driverConformance, type NotesDB, notes } from "./conformance.js";
 import { type FreshPostgres, postgresFixture, postgresScope } from "./pg-fixture.js";
-import { counterMigration, expectOneWriterPerTenant } from "./single-writer.js";
+import {
+  counterMigration,
+  expectNoSessionLeak,
+  expectOneWriterPerTenant,
+} from "./postgres-scenarios.js";
 
 driverConformance("postgres", postgresFixture);
 
@@ -27,70 +31,7 @@ describe("postgres driver", () => {
     const store = await fresh({ max: 3 });
     const hub = hubOver(store);
     const keys = Array.from({ length: 24 }, (_, i) => `tenant-${i}`);
-    for (const key of keys) await hub.tenants.create(key);
-    const operations: Promise<void>[] = [];
-    const written = new Map<string, string[]>(keys.map((key) => [key, []]));
-    for (let round = 0; round < 15; round++) {
-      for (const [i, key] of keys.entries()) {
-        const body = `${key}/${round}`;
-        written.get(key)!.push(body);
-        operations.push(
-          (async () => {
-            const t = await hub.tenant<NotesDB>(key);
-            if ((round + i) % 3 === 0) {
-              await t.transaction(async (trx) => {
-                await trx
-                  .insertInto("notes")
-                  .values({ id: String(round), body })
-                  .execute();
-                const rows = await trx.selectFrom("notes").select("body").execute();
-                for (const row of rows) expect(row.body.startsWith(`${key}/`)).toBe(true);
-                await new Promise((resolve) => setTimeout(resolve, 1));
-              });
-            } else {
-              await t.db
-                .insertInto("notes")
-                .values({ id: String(round), body })
-                .execute();
-            }
-            if ((round * 7 + i) % 5 === 0) {
-              // Failing statements and transactions hand their connection back clean too.
-              await expect(
-                t.db
-                  .insertInto("notes")
-                  .values({ id: String(round), body })
-                  .execute(),
-              ).rejects.toThrow(/duplicate key/);
-              await expect(
-                t.transaction(async (trx) => {
-                  await trx
-                    .insertInto("notes")
-                    .values({ id: `x${round}`, body })
-                    .execute();
-                  await trx
-                    .insertInto("notes")
-                    .values({ id: String(round), body })
-                    .execute();
-                }),
-              ).rejects.toThrow(/duplicate key/);
-            }
-            const rows = await t.db.selectFrom("notes").select("body").execute();
-            for (const row of rows) expect(row.body.startsWith(`${key}/`)).toBe(true);
-            const { rows: schema } = await sql<{ s: string }>`select current_schema() as s`.execute(
-              t.db,
-            );
-            expect(schema[0]?.s).toBe(storageName(key));
-          })(),
-        );
-      }
-    }
-    await Promise.all(operations);
-    expect(operations.length).toBe(24 * 15);
-    for (const key of keys) {
-      const t = await hub.tenant<NotesDB>(key);
-      const rows = await t.db.selectFrom("notes").select("body").orderBy("body").execute();
-      expect(rows.map((r) => r.body)).toEqual([...written.get(key)!].sort());
-    }
+    expect(await expectNoSessionLeak(hub, keys, 15)).toBe(24 * 15);
     // Every connection of the shared pool is back at the server's default search_path.
     const driver = hub.driver as unknown as { pool: pg.Pool };
     const clients = await Promise.all([1, 2, 3].map(() => driver.pool.connect()));
