@@ -119,8 +119,11 @@ export async function flushAndClose(
     flushed = true;
   } finally {
     // On a failed flush, the close's own checkpoint syncs as SQLite normally would.
-    if (!flushed) db.pragma("synchronous = FULL");
-    db.close();
-    closeSync(fd);
+    try {
+      if (!flushed) db.pragma("synchronous = FULL");
+      db.close();
+    } finally {
+      closeSync(fd);
+    }
   }
 }
