@@ -37,6 +37,7 @@ import type {
   RunStatus,
   TenantInfo,
   TenantRow,
+  TenantStatus,
 } from "./catalog.js";
 import { toTenantInfo } from "./catalog.js";
 import { InvalidArgument } from "./errors.js";
@@ -212,8 +213,15 @@ interface Job {
   position: number;
 }
 
-/** Catalog writes of a run, applied in batches inside one catalog transaction. */
-type Write = (db: Kysely<CatalogSchema>) => Promise<void>;
+/** A tenant's outcome, waiting to be written to the catalog with others. */
+interface OutcomeWrite {
+  tenantId: number;
+  outcome: OutcomeKind;
+  result: FleetResult;
+}
+
+/** Most of a run's outcomes are alike: written as one statement per distinct outcome. */
+const WRITE_CHUNK = 500;
 
 export class Rollout {
   readonly #deps: RolloutDeps;
@@ -249,7 +257,6 @@ export class Rollout {
       onError: options.onError ?? "stop",
       trial: options.trial === true,
     };
-    const runId = await this.#startRun(kind, target, recorded, null, selected);
     // Up to date per the catalog, and not held back by a rollback: nothing to open.
     const jobs: Job[] = [];
     const skipped: Job[] = [];
@@ -258,6 +265,13 @@ export class Rollout {
         Number(row.schema_version) === target && !row.pinned && row.status !== "failed";
       (current ? skipped : jobs).push({ row, position });
     });
+    const starting = this.#startExecutor(tracks, options, jobs.length);
+    const runId = await this.#startRun(kind, target, recorded, null, selected).catch(
+      async (error: unknown) => {
+        await (await starting.catch(() => undefined))?.close();
+        throw error;
+      },
+    );
     await this.#db.transaction().execute(async (trx) => {
       for (let i = 0; i < skipped.length; i += 500) {
         const ids = skipped.slice(i, i + 500).map((job) => Number(job.row.id));
@@ -277,7 +291,7 @@ export class Rollout {
     return this.#execute(
       runId,
       kind,
-      tracks,
+      starting,
       jobs,
       selected.length,
       skipped.length,
@@ -313,16 +327,19 @@ export class Rollout {
       .where("migration_outcomes.outcome", "=", "migrated")
       .where("tenants.status", "<>", "deleted")
       // Tenants an earlier rollback of this run already undid have nothing left to undo.
+      // (Looked up by (run_id, tenant_id), the primary key: scanning every outcome of
+      // every run for each tenant took seconds once a catalog held a few runs.)
       .where((eb) =>
         eb.not(
           eb.exists(
             eb
               .selectFrom("migration_outcomes as undone")
-              .innerJoin("migration_runs as undo", "undo.id", "undone.run_id")
               .select("undone.tenant_id")
-              .where("undo.rollback_of", "=", runId)
-              .where("undone.outcome", "=", "rolled-back")
-              .whereRef("undone.tenant_id", "=", "migration_outcomes.tenant_id"),
+              .where("undone.run_id", "in", (sub) =>
+                sub.selectFrom("migration_runs").select("id").where("rollback_of", "=", runId),
+              )
+              .whereRef("undone.tenant_id", "=", "migration_outcomes.tenant_id")
+              .where("undone.outcome", "=", "rolled-back"),
           ),
         ),
       )
@@ -334,14 +351,33 @@ export class Rollout {
       concurrency: options.concurrency ?? null,
       onError: options.onError ?? "stop",
     };
-    const rollbackId = await this.#startRun("rollback", totalOf(tracks), recorded, runId, migrated);
+    const starting = this.#startExecutor(tracks, options, migrated.length);
+    const rollbackId = await this.#startRun(
+      "rollback",
+      totalOf(tracks),
+      recorded,
+      runId,
+      migrated,
+    ).catch(async (error: unknown) => {
+      await (await starting.catch(() => undefined))?.close();
+      throw error;
+    });
     const jobs = migrated.map((row, position) => ({ row, position }));
-    return this.#execute(rollbackId, "rollback", tracks, jobs, jobs.length, 0, options, (job) => ({
-      kind: "rollback",
-      storage: job.row.storage_name,
-      runId: rollbackId,
-      targetRunId: runId,
-    }));
+    return this.#execute(
+      rollbackId,
+      "rollback",
+      starting,
+      jobs,
+      jobs.length,
+      0,
+      options,
+      (job) => ({
+        kind: "rollback",
+        storage: job.row.storage_name,
+        runId: rollbackId,
+        targetRunId: runId,
+      }),
+    );
   }
 
   async #select(options: RunOptions): Promise<TenantRow[]> {
@@ -429,6 +465,17 @@ export class Rollout {
     });
   }
 
+  /** Starts the executor while the run is being recorded: worker threads take a while to start. */
+  #startExecutor(
+    tracks: MigrationTrack[],
+    options: { concurrency?: number; workers?: boolean },
+    tenants: number,
+  ): Promise<FleetExecutor> {
+    const starting = this.#executor(tracks, options, tenants);
+    starting.catch(() => {}); // awaited (and thrown) by #execute
+    return starting;
+  }
+
   async #executor(
     tracks: MigrationTrack[],
     options: { concurrency?: number; workers?: boolean },
@@ -458,7 +505,7 @@ export class Rollout {
   async #execute(
     runId: number,
     kind: RunKind,
-    tracks: MigrationTrack[],
+    starting: Promise<FleetExecutor>,
     jobs: Job[],
     total: number,
     alreadyDone: number,
@@ -472,12 +519,12 @@ export class Rollout {
     const started = Date.now();
     let done = alreadyDone;
     let stopping = false;
-    let writes: Write[] = [];
+    let writes: OutcomeWrite[] = [];
     const flush = async () => {
       const batch = writes;
       writes = [];
       await this.#db.transaction().execute(async (trx) => {
-        for (const write of batch) await write(trx);
+        await this.#writeOutcomes(trx, runId, kind, batch);
         await trx
           .updateTable("migration_runs")
           .set({ heartbeat_at: Date.now() })
@@ -512,14 +559,14 @@ export class Rollout {
       counts[COUNT_FIELD[outcome]]++;
       done++;
       if (outcome === "failed" && (options.onError ?? "stop") === "stop") stopping = true;
-      writes.push(this.#writeOutcome(runId, kind, job, outcome, result));
+      writes.push({ tenantId: Number(job.row.id), outcome, result });
       if (writes.length >= FLUSH_EVERY) flushing = flushing.then(flush);
       report();
     };
 
     let executor: FleetExecutor | undefined;
     try {
-      executor = await this.#executor(tracks, options, jobs.length);
+      executor = await starting;
       report();
       let next = 0;
       const lane = async () => {
@@ -583,52 +630,77 @@ export class Rollout {
     }
   }
 
-  #writeOutcome(
+  /**
+   * Records outcomes, and what they mean for each tenant's catalog row. Equal
+   * outcomes (the same kind, versions and error) share one statement each.
+   */
+  async #writeOutcomes(
+    db: Kysely<CatalogSchema>,
     runId: number,
     kind: RunKind,
-    job: Job,
-    outcome: OutcomeKind,
-    result: FleetResult,
-  ): Write {
-    const tenantId = Number(job.row.id);
-    return async (db) => {
-      const now = Date.now();
-      await db
-        .updateTable("migration_outcomes")
-        .set({
-          outcome,
-          from_version: result.from,
-          to_version: result.to,
-          error: result.error ?? null,
-          finished_at: now,
-        })
-        .where("run_id", "=", runId)
-        .where("tenant_id", "=", tenantId)
-        .execute();
-      const tenant = db
-        .updateTable("tenants")
-        .where("id", "=", tenantId)
-        .where("status", "<>", "deleted");
-      if (kind === "migrate" && (outcome === "migrated" || outcome === "skipped")) {
-        // Migrated (or found current): the tenant is at the code's version, failed no more, held no more.
-        await tenant
-          .set({ schema_version: result.to ?? 0, pinned: null, error: null, updated_at: now })
-          .execute();
-        await tenant.set({ status: "active" }).where("status", "=", "failed").execute();
-      } else if (kind === "migrate" && outcome === "failed") {
-        await tenant
-          .set({ status: "failed", error: result.error ?? "migration failed", updated_at: now })
-          .execute();
-      } else if (kind === "rollback" && outcome === "rolled-back") {
-        await tenant
+    writes: readonly OutcomeWrite[],
+  ): Promise<void> {
+    const groups = new Map<string, OutcomeWrite[]>();
+    for (const write of writes) {
+      const { outcome, result } = write;
+      const pinned = kind === "rollback" ? JSON.stringify(result.versions ?? {}) : null;
+      const key = JSON.stringify([outcome, result.from, result.to, result.error ?? null, pinned]);
+      const group = groups.get(key);
+      if (group) group.push(write);
+      else groups.set(key, [write]);
+    }
+    const now = Date.now();
+    for (const group of groups.values()) {
+      const { outcome, result } = group[0]!;
+      for (let i = 0; i < group.length; i += WRITE_CHUNK) {
+        const ids = group.slice(i, i + WRITE_CHUNK).map((write) => write.tenantId);
+        await db
+          .updateTable("migration_outcomes")
           .set({
-            schema_version: result.to ?? 0,
-            pinned: JSON.stringify(result.versions ?? {}),
-            updated_at: now,
+            outcome,
+            from_version: result.from,
+            to_version: result.to,
+            error: result.error ?? null,
+            finished_at: now,
           })
+          .where("run_id", "=", runId)
+          .where("tenant_id", "in", ids)
           .execute();
+        const tenants = db
+          .updateTable("tenants")
+          .where("id", "in", ids)
+          .where("status", "<>", "deleted");
+        if (kind === "migrate" && (outcome === "migrated" || outcome === "skipped")) {
+          // Migrated (or found current): the tenant is at the code's version, failed no more, held no more.
+          await tenants
+            .set((eb) => ({
+              schema_version: result.to ?? 0,
+              pinned: null,
+              error: null,
+              updated_at: now,
+              status: eb
+                .case()
+                .when("status", "=", "failed")
+                .then("active" as TenantStatus)
+                .else(eb.ref("status"))
+                .end(),
+            }))
+            .execute();
+        } else if (kind === "migrate" && outcome === "failed") {
+          await tenants
+            .set({ status: "failed", error: result.error ?? "migration failed", updated_at: now })
+            .execute();
+        } else if (kind === "rollback" && outcome === "rolled-back") {
+          await tenants
+            .set({
+              schema_version: result.to ?? 0,
+              pinned: JSON.stringify(result.versions ?? {}),
+              updated_at: now,
+            })
+            .execute();
+        }
       }
-    };
+    }
   }
 
   /**
@@ -654,17 +726,15 @@ export class Rollout {
         .execute();
       const tracks = this.#deps.tracks();
       const executor = createInProcessExecutor(this.#deps.driver, tracks, 1);
-      const writes: Write[] = [];
+      const writes: OutcomeWrite[] = [];
       const lookFor = run.kind === "rollback" ? Number(run.rollback_of) : runId;
       for (const row of pending) {
         if (run.kind === "trial" || row.status === "deleted") {
-          writes.push(
-            this.#writeOutcome(runId, run.kind, { row, position: row.position }, "not-reached", {
-              outcome: "not-applied",
-              from: null,
-              to: null,
-            }),
-          );
+          writes.push({
+            tenantId: Number(row.id),
+            outcome: "not-reached",
+            result: { outcome: "not-applied", from: null, to: null },
+          });
           continue;
         }
         const seen = await this.#deps.pool.exclusive(row.key, () =>
@@ -681,13 +751,11 @@ export class Rollout {
           const versions = await this.#appliedPerTrack(row.storage_name, tracks);
           result.versions = versions;
         }
-        writes.push(
-          this.#writeOutcome(runId, run.kind, { row, position: row.position }, outcome, result),
-        );
+        writes.push({ tenantId: Number(row.id), outcome, result });
       }
       const finishedAt = Date.now();
       await this.#db.transaction().execute(async (trx) => {
-        for (const write of writes) await write(trx);
+        await this.#writeOutcomes(trx, runId, run.kind, writes);
         await trx
           .updateTable("migration_runs")
           .set({ status: "interrupted", finished_at: finishedAt })

@@ -21,6 +21,7 @@ import {
   readApplied,
   revertMigrations,
 } from "./migrator.js";
+import { fleetWorkerBundle } from "./worker-bundle.js";
 
 export type FleetTaskKind = "migrate" | "trial" | "rollback" | "inspect";
 
@@ -66,6 +67,8 @@ export interface FleetExecutor {
   readonly concurrency: number;
   /** Whether tasks run on other threads. */
   readonly parallel: boolean;
+  /** Whether those threads run one bundled module (see worker-bundle.ts). */
+  readonly bundled?: boolean;
   run(task: FleetTask): Promise<FleetResult>;
   close(): Promise<void>;
 }
@@ -228,6 +231,9 @@ export async function executeTask(
 
 type Driver = Awaited<ReturnType<StorageDriver["open"]>>;
 
+/** Imports a module by URL (in a worker: maybe one a bundle already holds). */
+export type ModuleLoader = (url: string) => Promise<unknown>;
+
 /** A track as it crosses to a worker: SQL where the migration is SQL, a name otherwise. */
 export interface SerializedTrack {
   table: string;
@@ -254,6 +260,7 @@ export function serializeTracks(tracks: readonly MigrationTrack[]): SerializedTr
 export async function deserializeTracks(
   tracks: readonly SerializedTrack[],
   codeMigrations: readonly ResolvedMigration[],
+  load: ModuleLoader = (url) => import(url),
 ): Promise<MigrationTrack[]> {
   const byName = new Map(codeMigrations.map((m) => [m.name, m]));
   const modules = new Map<string, Record<string, unknown>>();
@@ -265,7 +272,7 @@ export async function deserializeTracks(
       if (m.recipe) {
         let mod = modules.get(m.recipe.module);
         if (!mod) {
-          mod = (await import(m.recipe.module)) as Record<string, unknown>;
+          mod = (await load(m.recipe.module)) as Record<string, unknown>;
           modules.set(m.recipe.module, mod);
         }
         const build = mod[m.recipe.export] as
@@ -321,7 +328,7 @@ export interface WorkerExecutorOptions {
   workerModule?: string;
   /** Tasks in flight at once, over every thread. Default: TASKS_PER_THREAD per thread. */
   concurrency?: number;
-  /** Worker threads. Default: one per core, at most `concurrency`. */
+  /** Worker threads. Default: two per core, at most `concurrency`. */
   threads?: number;
 }
 
@@ -341,7 +348,36 @@ function workerEntry(): URL {
   return new URL(self.pathname.endsWith(".ts") ? "./fleet-worker.ts" : "./fleet-worker.js", self);
 }
 
-function spawn(entry: URL, workerData: unknown): Worker {
+/** This process's flags without tsx's loader: a bundled worker loads no TypeScript. */
+function withoutTsx(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    const [name, inline] = flag.split(/=(.*)/s);
+    const takesValue = [
+      "--require",
+      "-r",
+      "--import",
+      "--loader",
+      "--experimental-loader",
+    ].includes(name!);
+    const value = inline ?? (takesValue ? execArgv[i + 1] : undefined);
+    if (takesValue && value?.includes("tsx")) {
+      if (inline === undefined) i++;
+      continue;
+    }
+    kept.push(flag);
+  }
+  return kept;
+}
+
+function spawn(entry: URL, workerData: object): Worker {
+  if (entry.protocol === "data:") {
+    return new Worker(entry, {
+      execArgv: withoutTsx(process.execArgv),
+      workerData: { ...workerData, bundled: true },
+    });
+  }
   if (!entry.pathname.endsWith(".ts")) return new Worker(entry, { workerData });
   // Workers do not inherit a loader registered at run time: register tsx inside.
   const tsx = import.meta.resolve("tsx/esm/api");
@@ -349,7 +385,7 @@ function spawn(entry: URL, workerData: unknown): Worker {
 import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(workerData.entry); });`;
   return new Worker(boot, {
     eval: true,
-    workerData: { ...(workerData as object), entry: entry.href },
+    workerData: { ...workerData, entry: entry.href },
   });
 }
 
@@ -364,6 +400,27 @@ interface WorkerSlot {
  * libuv's thread pool, which the starting threads need to read their modules.)
  */
 export async function createWorkerExecutor(options: WorkerExecutorOptions): Promise<FleetExecutor> {
+  // A definition's own migrations are loaded in the worker through tsx, from
+  // the user's module: that path stays unbundled.
+  const bundle = options.workerModule
+    ? undefined
+    : await fleetWorkerBundle([
+        options.driver.module,
+        ...options.tracks.flatMap((track) =>
+          track.migrations.flatMap((m) => (m.recipe ? [m.recipe.module] : [])),
+        ),
+      ]);
+  if (bundle) {
+    try {
+      return await startWorkers(options, bundle);
+    } catch {
+      // A module that does not run bundled: start the workers as usual.
+    }
+  }
+  return startWorkers(options, workerEntry());
+}
+
+async function startWorkers(options: WorkerExecutorOptions, entry: URL): Promise<FleetExecutor> {
   // Two per core: part of a task is spent in the kernel (creating and
   // deleting its WAL), and another thread's task runs meanwhile.
   const threads = Math.max(
@@ -371,7 +428,6 @@ export async function createWorkerExecutor(options: WorkerExecutorOptions): Prom
     options.threads ?? Math.min(availableParallelism() * 2, options.concurrency ?? Infinity),
   );
   const concurrency = Math.max(threads, options.concurrency ?? threads * TASKS_PER_THREAD);
-  const entry = workerEntry();
   const slots: WorkerSlot[] = [];
   let nextId = 0;
   let turn = 0;
@@ -425,6 +481,7 @@ export async function createWorkerExecutor(options: WorkerExecutorOptions): Prom
   return {
     concurrency,
     parallel: true,
+    bundled: entry.protocol === "data:",
     run(task) {
       if (failure) {
         return Promise.resolve({
