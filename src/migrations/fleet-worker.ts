@@ -9,6 +9,7 @@
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import type { StorageDriver, WorkerDriverConfig } from "../drivers/driver.js";
 import {
+  codeMigrationsOf,
   deserializeTracks,
   executeTask,
   type FleetTask,
@@ -23,8 +24,11 @@ export interface FleetWorkerData {
   workerModule?: string;
 }
 
-/** Serves tasks on this thread's parent port until the thread is terminated. */
-export async function serveFleetTasks(load: ModuleLoader): Promise<void> {
+/**
+ * Serves tasks on this thread's parent port until the thread is terminated.
+ * `definition`: the tenant definition's module, when a bundle holds it.
+ */
+export async function serveFleetTasks(load: ModuleLoader, definition?: unknown): Promise<void> {
   const port = parentPort!;
   const data = workerData as FleetWorkerData;
   try {
@@ -38,7 +42,11 @@ export async function serveFleetTasks(load: ModuleLoader): Promise<void> {
     if (!DriverClass)
       throw new Error(`${data.driver.module} has no export ${data.driver.exportName}`);
     const driver = new DriverClass(data.driver.options);
-    const code = data.workerModule ? await loadCodeMigrations(data.workerModule) : [];
+    const code = definition
+      ? codeMigrationsOf(definition as Record<string, unknown>)
+      : data.workerModule
+        ? await loadCodeMigrations(data.workerModule)
+        : [];
     const tracks = await deserializeTracks(data.tracks, code, load);
     // Tasks run as they arrive: their SQLite work is synchronous, but each
     // then waits for its flush (see durableOnDestroy), and others run meanwhile.

@@ -400,16 +400,15 @@ interface WorkerSlot {
  * libuv's thread pool, which the starting threads need to read their modules.)
  */
 export async function createWorkerExecutor(options: WorkerExecutorOptions): Promise<FleetExecutor> {
-  // A definition's own migrations are loaded in the worker through tsx, from
-  // the user's module: that path stays unbundled.
-  const bundle = options.workerModule
-    ? undefined
-    : await fleetWorkerBundle([
-        options.driver.module,
-        ...options.tracks.flatMap((track) =>
-          track.migrations.flatMap((m) => (m.recipe ? [m.recipe.module] : [])),
-        ),
-      ]);
+  const bundle = await fleetWorkerBundle(
+    [
+      options.driver.module,
+      ...options.tracks.flatMap((track) =>
+        track.migrations.flatMap((m) => (m.recipe ? [m.recipe.module] : [])),
+      ),
+    ],
+    options.workerModule,
+  );
   if (bundle) {
     try {
       return await startWorkers(options, bundle);
@@ -515,6 +514,11 @@ export async function loadCodeMigrations(module: string): Promise<ResolvedMigrat
   } else {
     mod = (await import(module)) as Record<string, unknown>;
   }
+  return codeMigrationsOf(mod);
+}
+
+/** The migrations a tenant definition's module exports. */
+export function codeMigrationsOf(mod: Record<string, unknown>): ResolvedMigration[] {
   let definition = (mod.default ?? mod.definition ?? mod) as {
     migrations?: unknown;
     default?: unknown;

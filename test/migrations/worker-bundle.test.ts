@@ -2,12 +2,21 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { createTenantbase, sqlite, sqlMigration, storageName } from "../../src/index.js";
+import {
+  createTenantbase,
+  type Migration,
+  sqlite,
+  sqlMigration,
+  storageName,
+} from "../../src/index.js";
 import { createWorkerExecutor, serializeTracks } from "../../src/migrations/fleet.js";
 import { resolveMigrations } from "../../src/migrations/migration.js";
 import { TENANT_MIGRATIONS_TABLE } from "../../src/migrations/migrator.js";
 import { fleetWorkerBundle } from "../../src/migrations/worker-bundle.js";
 import { tempDir } from "../helpers/temp.js";
+import definition from "./fixtures/definition.js";
+
+const [notesV1] = definition.migrations as [Migration];
 
 const v1 = sqlMigration(
   "0001_items",
@@ -79,17 +88,34 @@ describe("fleet worker bundle", () => {
     }
   });
 
-  it("starts unbundled workers for a definition module, and reports a driver that cannot load", async () => {
-    const driver = sqlite({ dir: join(tempDir(), "data") });
-    const definition = pathToFileURL(join(import.meta.dirname, "fixtures", "definition.ts")).href;
-    const unbundled = await createWorkerExecutor({
-      driver: driver.workerConfig(),
-      tracks: [],
-      workerModule: definition,
-      threads: 1,
-    });
-    expect(unbundled.bundled).toBe(false);
-    await unbundled.close();
+  it("holds a definition's function migrations, and falls back to modules one by one", async () => {
+    const dir = join(tempDir(), "data");
+    const setup = createTenantbase({ driver: sqlite({ dir }), migrations: [notesV1] });
+    for (const key of ["a", "b"]) await setup.tenants.create(key);
+    await setup.close();
+    const driver = sqlite({ dir });
+    const functionTracks = serializeTracks([
+      { table: TENANT_MIGRATIONS_TABLE, migrations: resolveMigrations(definition.migrations) },
+    ]);
+    for (const [fixture, bundled] of [
+      ["definition.ts", true],
+      ["unbundled-definition.ts", false],
+    ] as const) {
+      const executor = await createWorkerExecutor({
+        driver: driver.workerConfig(),
+        tracks: functionTracks,
+        workerModule: pathToFileURL(join(import.meta.dirname, "fixtures", fixture)).href,
+        threads: 1,
+      });
+      try {
+        expect(executor.bundled).toBe(bundled);
+        const key = bundled ? "a" : "b";
+        const result = await executor.run({ kind: "migrate", storage: storageName(key), runId: 1 });
+        expect(result).toMatchObject({ outcome: "migrated", from: 1, to: 2 });
+      } finally {
+        await executor.close();
+      }
+    }
 
     const broken = { ...driver.workerConfig(), exportName: "NoSuchDriver" };
     await expect(createWorkerExecutor({ driver: broken, tracks, threads: 1 })).rejects.toThrow(
