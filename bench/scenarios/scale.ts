@@ -2,8 +2,9 @@
  * scale: 100,000 tenants in one data directory (10,000 with --quick): how
  * long a page of the tenant list takes, and the process's RSS with 1,000
  * tenants open. Runs in a child process so the RSS is the hub's alone, and
- * from Tenantbase compiled to JavaScript, as an installed package runs
- * (through tsx the loader and its transforms add about 55 MiB).
+ * from Tenantbase compiled to JavaScript (one esbuild bundle; an installed
+ * package also runs compiled JavaScript, from dist/): through tsx, its loader
+ * and transforms add about 55 MiB that are not the engine's.
  */
 import { fork } from "node:child_process";
 import { mkdirSync } from "node:fs";
