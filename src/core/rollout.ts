@@ -486,7 +486,7 @@ export class Rollout {
     tenants: number,
   ): Promise<FleetExecutor> {
     const config = this.#deps.driver.workerConfig?.();
-    const wanted = options.workers ?? tenants >= WORKERS_FROM_TENANTS;
+    const wanted = tenants > 0 && (options.workers ?? tenants >= WORKERS_FROM_TENANTS);
     const canUseWorkers =
       wanted &&
       config !== undefined &&
