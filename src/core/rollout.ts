@@ -217,6 +217,16 @@ interface Job {
   position: number;
 }
 
+/** `work`, closing the executor being started if it fails (worker threads would keep the process alive). */
+async function closingOnError<T>(starting: Promise<FleetExecutor>, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    await (await starting.catch(() => undefined))?.close();
+    throw error;
+  }
+}
+
 /** A tenant's outcome, waiting to be written to the catalog with others. */
 interface OutcomeWrite {
   tenantId: number;
@@ -270,12 +280,28 @@ export class Rollout {
       (current ? skipped : jobs).push({ row, position });
     });
     const starting = this.#startExecutor(tracks, options, jobs.length);
-    const runId = await this.#startRun(kind, target, recorded, null, selected).catch(
-      async (error: unknown) => {
-        await (await starting.catch(() => undefined))?.close();
-        throw error;
-      },
+    const runId = await closingOnError(
+      starting,
+      this.#startRun(kind, target, recorded, null, selected),
     );
+    await closingOnError(starting, this.#recordSkipped(runId, target, skipped));
+    return this.#execute(
+      runId,
+      kind,
+      starting,
+      jobs,
+      selected.length,
+      skipped.length,
+      options,
+      (job) => ({
+        kind: options.trial ? "trial" : "migrate",
+        storage: job.row.storage_name,
+        runId,
+      }),
+    );
+  }
+
+  async #recordSkipped(runId: number, target: number, skipped: readonly Job[]): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
       for (let i = 0; i < skipped.length; i += 500) {
         const ids = skipped.slice(i, i + 500).map((job) => Number(job.row.id));
@@ -292,20 +318,6 @@ export class Rollout {
           .execute();
       }
     });
-    return this.#execute(
-      runId,
-      kind,
-      starting,
-      jobs,
-      selected.length,
-      skipped.length,
-      options,
-      (job) => ({
-        kind: options.trial ? "trial" : "migrate",
-        storage: job.row.storage_name,
-        runId,
-      }),
-    );
   }
 
   async rollback(runId: number, options: RollbackOptions = {}): Promise<MigrationRun> {
@@ -356,16 +368,10 @@ export class Rollout {
       onError: options.onError ?? "stop",
     };
     const starting = this.#startExecutor(tracks, options, migrated.length);
-    const rollbackId = await this.#startRun(
-      "rollback",
-      totalOf(tracks),
-      recorded,
-      runId,
-      migrated,
-    ).catch(async (error: unknown) => {
-      await (await starting.catch(() => undefined))?.close();
-      throw error;
-    });
+    const rollbackId = await closingOnError(
+      starting,
+      this.#startRun("rollback", totalOf(tracks), recorded, runId, migrated),
+    );
     const jobs = migrated.map((row, position) => ({ row, position }));
     return this.#execute(
       rollbackId,
