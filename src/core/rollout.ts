@@ -579,6 +579,8 @@ export class Rollout {
     };
 
     let executor: FleetExecutor | undefined;
+    // Thrown after the run is recorded as stopped (e.g. worker threads that cannot start).
+    let failure: { error: unknown } | undefined;
     try {
       executor = await starting;
       report();
@@ -596,13 +598,15 @@ export class Rollout {
         ? executor.concurrency + Math.ceil(executor.concurrency / 2)
         : executor.concurrency;
       await Promise.all(Array.from({ length: Math.min(lanes, Math.max(jobs.length, 1)) }, lane));
+    } catch (error) {
+      failure = { error };
     } finally {
       clearInterval(heartbeat);
       await executor?.close();
       await flushing;
       await flush();
     }
-    const stopped = stopping || options.signal?.aborted === true;
+    const stopped = failure !== undefined || stopping || options.signal?.aborted === true;
     const finishedAt = Date.now();
     await this.#db.transaction().execute(async (trx) => {
       await trx
@@ -622,6 +626,7 @@ export class Rollout {
         .execute();
     });
     this.#active.delete(runId);
+    if (failure) throw failure.error;
     return this.getRun(runId);
   }
 

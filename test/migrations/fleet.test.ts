@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
+import { SqliteStorageDriver } from "../../src/drivers/sqlite/index.js";
 import {
   createTenantbase,
   type Migration,
@@ -289,6 +290,33 @@ describe("fleet rollout", () => {
     await expect(hub.migrations.run({ tenants: ["nope"] })).rejects.toThrow(/Unknown tenants/);
     await expect(hub.migrations.run({ onError: "explode" as never })).rejects.toThrow(/onError/);
     await expect(hub.migrations.run({ order: "sideways" as never })).rejects.toThrow(/order/);
+    await hub.close();
+  });
+
+  it("records a run whose worker threads cannot start as stopped, and changes no tenant", async () => {
+    const dir = await fleet(3);
+    class NoWorkers extends SqliteStorageDriver {
+      override workerConfig() {
+        return { ...super.workerConfig(), exportName: "NoSuchDriver" };
+      }
+    }
+    const hub = createTenantbase({
+      driver: new NoWorkers({ dir }),
+      migrations: [v1, v2],
+      workerModule,
+    });
+    await expect(hub.migrations.run({ workers: true })).rejects.toThrow(
+      /Fleet workers could not start/,
+    );
+    const [run] = await hub.migrations.runs({ limit: 1 });
+    expect(run).toMatchObject({ kind: "migrate", status: "stopped" });
+    expect(run!.counts).toMatchObject({ total: 3, notReached: 3, failed: 0 });
+    const status = await hub.migrations.status();
+    expect(status).toMatchObject({ behind: 3, failed: [] });
+    expect(schemaOf(dir, keyOf(0)).applied).toEqual(["0001_notes"]);
+    // In this thread the same run goes through.
+    const next = await hub.migrations.run({ workers: false });
+    expect(next.counts.migrated).toBe(3);
     await hub.close();
   });
 });
