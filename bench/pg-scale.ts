@@ -188,6 +188,13 @@ function run(
   });
 }
 
+/** `pg_dump -Fc` of the schemas matching `pattern` into `file`; throws if it fails. */
+async function dumpSchemas(url: string, file: string, pattern: string) {
+  const dump = await run("pg_dump", [`--dbname=${url}`, "-Fc", "-f", file, "-n", pattern]);
+  if (dump.code !== 0) throw new Error(`pg_dump -n ${pattern} failed: ${dump.stderr}`);
+  return dump;
+}
+
 /** The server-side memory of one backend: the kernel's view and PostgreSQL's own. */
 async function backendMemory(pool: pg.Pool) {
   const { pid } = await one<{ pid: number }>(pool, "select pg_backend_pid() as pid");
@@ -650,15 +657,7 @@ async function main(): Promise<void> {
       const schemaDumps: Array<{ ms: number; bytes: number }> = [];
       for (let trial = 0; trial < 3; trial++) {
         const file = join(tmp, `one-${trial}.dump`);
-        const dump = await run("pg_dump", [
-          `--dbname=${db.url}`,
-          "-Fc",
-          "-f",
-          file,
-          "-n",
-          `"${oneSchema}"`,
-        ]);
-        if (dump.code !== 0) throw new Error(`pg_dump -n failed: ${dump.stderr}`);
+        const dump = await dumpSchemas(db.url, file, `"${oneSchema}"`);
         schemaDumps.push({ ms: round(dump.ms, 1), bytes: statSync(file).size });
       }
       const capacity =
@@ -696,15 +695,7 @@ async function main(): Promise<void> {
         let bytes = 0;
         for (const [i, pattern] of patterns.entries()) {
           const file = join(tmp, `part-${i}.dump`);
-          const dump = await run("pg_dump", [
-            `--dbname=${db.url}`,
-            "-Fc",
-            "-f",
-            file,
-            "-n",
-            pattern,
-          ]);
-          if (dump.code !== 0) throw new Error(`pg_dump -n ${pattern} failed: ${dump.stderr}`);
+          const dump = await dumpSchemas(db.url, file, pattern);
           ms += dump.ms;
           bytes += statSync(file).size;
           rmSync(file);
