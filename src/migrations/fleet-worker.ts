@@ -12,10 +12,12 @@ import {
   codeMigrationsOf,
   deserializeTracks,
   executeTask,
-  type FleetTask,
+  type FleetResult,
   loadCodeMigrations,
   type ModuleLoader,
+  type ResultMessage,
   type SerializedTrack,
+  type TaskMessage,
 } from "./fleet.js";
 
 export interface FleetWorkerData {
@@ -50,10 +52,21 @@ export async function serveFleetTasks(load: ModuleLoader, definition?: unknown):
     const tracks = await deserializeTracks(data.tracks, code, load);
     // Tasks run as they arrive: their SQLite work is synchronous, but each
     // then waits for its flush (see durableOnDestroy), and others run meanwhile.
-    port.on("message", (message: { id: number; task: FleetTask }) => {
-      void executeTask(driver, tracks, message.task).then((result) =>
-        port.postMessage({ id: message.id, result }),
-      );
+    // Results finished in one turn of the event loop go back in one message.
+    let outbox: ResultMessage[] = [];
+    const report = (id: number, result: FleetResult) => {
+      if (outbox.push({ id, result }) === 1) {
+        setImmediate(() => {
+          const results = outbox;
+          outbox = [];
+          port.postMessage({ results });
+        });
+      }
+    };
+    port.on("message", (message: { tasks: TaskMessage[] }) => {
+      for (const { id, task } of message.tasks) {
+        void executeTask(driver, tracks, task).then((result) => report(id, result));
+      }
     });
     port.postMessage({ ready: true });
   } catch (error) {

@@ -392,6 +392,19 @@ import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return impor
 interface WorkerSlot {
   worker: Worker;
   pending: Map<number, Pending>;
+  /** Tasks not yet posted: posted together at the end of this microtask turn. */
+  outbox: TaskMessage[];
+}
+
+/** What crosses to a worker and back, a batch per message: one wake-up per batch. */
+export interface TaskMessage {
+  id: number;
+  task: FleetTask;
+}
+
+export interface ResultMessage {
+  id: number;
+  result: FleetResult;
 }
 
 /**
@@ -438,18 +451,19 @@ async function startWorkers(options: WorkerExecutorOptions, entry: URL): Promise
       tracks: options.tracks,
       workerModule: options.workerModule,
     });
-    const slot: WorkerSlot = { worker, pending: new Map() };
+    const slot: WorkerSlot = { worker, pending: new Map(), outbox: [] };
     slots.push(slot);
     return new Promise<void>((resolve, reject) => {
       worker.on(
         "message",
-        (message: { ready?: true; error?: string; id?: number; result?: FleetResult }) => {
+        (message: { ready?: true; error?: string; results?: ResultMessage[] }) => {
           if (message.ready) return resolve();
-          if (message.error !== undefined && message.id === undefined)
-            return reject(new Error(message.error));
-          const pending = slot.pending.get(message.id!);
-          slot.pending.delete(message.id!);
-          pending?.resolve(message.result!);
+          if (message.error !== undefined) return reject(new Error(message.error));
+          for (const { id, result } of message.results ?? []) {
+            const pending = slot.pending.get(id);
+            slot.pending.delete(id);
+            pending?.resolve(result);
+          }
         },
       );
       worker.on("error", (error) => {
@@ -494,9 +508,16 @@ async function startWorkers(options: WorkerExecutorOptions, entry: URL): Promise
       let best = slots[turn++ % slots.length]!;
       for (const slot of slots) if (slot.pending.size < best.pending.size) best = slot;
       const id = nextId++;
+      const slot = best;
       return new Promise<FleetResult>((resolve) => {
-        best.pending.set(id, { resolve });
-        best.worker.postMessage({ id, task });
+        slot.pending.set(id, { resolve });
+        if (slot.outbox.push({ id, task }) === 1) {
+          queueMicrotask(() => {
+            const tasks = slot.outbox;
+            slot.outbox = [];
+            slot.worker.postMessage({ tasks });
+          });
+        }
       });
     },
     async close() {
