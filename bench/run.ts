@@ -3,7 +3,7 @@
  * smaller version, `-- --only <scenario>[,<scenario>]` some, `-- --tag <name>`
  * also keeps results/<name>.json, `-- --merge <file>` puts a tagged partial
  * run's scenarios into latest.*, `-- --out <dir>` writes results there
- * instead of bench/results. See bench/README.md.
+ * instead of bench/results, `-- --help` lists them all. See bench/README.md.
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -33,11 +33,26 @@ const SCENARIOS: Scenario[] = [
   postgresScenario,
 ];
 
+const USAGE = `usage: npm run bench [-- options]
+
+  (none)                  every scenario, full size; writes bench/results/latest.*
+  --quick                 small sizes (about a minute)
+  --only <a>[,<b>...]     some scenarios (see --list); results kept only with --tag
+  --tag <name>            also keep results as <name>.json (partial runs: results/partial/)
+  --merge <file>          put a tagged partial run's scenarios into latest.*
+  --render                rewrite latest.md and the charts from latest.json
+  --out <dir>             write result files to <dir> instead of bench/results
+  --list                  the scenario names
+  --help                  this text`;
+
+/** A mistake in the command line: printed with the usage, no stack. */
+class UsageError extends Error {}
+
 /** `http-read` and `http-write` are one scenario (they share their setup). */
 const ALIASES: Record<string, string> = { "http-read": "http", "http-write": "http" };
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
+function parseOptions() {
+  return parseArgs({
     options: {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
@@ -46,8 +61,22 @@ async function main(): Promise<void> {
       render: { type: "boolean", default: false },
       merge: { type: "string" },
       out: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
+}
+
+async function main(): Promise<void> {
+  let values: ReturnType<typeof parseOptions>["values"];
+  try {
+    values = parseOptions().values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   if (values.list) {
     for (const s of SCENARIOS) console.log(s.name);
     return;
@@ -76,7 +105,7 @@ async function main(): Promise<void> {
   if (wanted) {
     const unknown = [...wanted].filter((name) => !SCENARIOS.some((s) => s.name === name));
     if (unknown.length > 0) {
-      throw new Error(
+      throw new UsageError(
         `unknown scenario ${unknown.join(", ")}; choose from ${SCENARIOS.map((s) => s.name).join(", ")}`,
       );
     }
@@ -141,7 +170,8 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error) => {
-    console.error(error);
-    process.exit(1);
+    if (error instanceof UsageError) console.error(`bench: ${error.message}\n\n${USAGE}`);
+    else console.error(error);
+    process.exit(error instanceof UsageError ? 2 : 1);
   },
 );

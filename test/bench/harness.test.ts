@@ -79,3 +79,21 @@ describe("npm run bench -- --quick", () => {
     expect(existsSync(join(out, "latest-provision.svg"))).toBe(true);
   }, 900_000);
 });
+
+describe("npm run bench -- --help and bad arguments", () => {
+  it("prints its options, and answers a mistake with them and exit code 2, without a stack", async () => {
+    const help = await run(["--help"]);
+    expect(help.code).toBe(0);
+    for (const option of ["--quick", "--only", "--tag", "--merge", "--render", "--out", "--list"]) {
+      expect(help.stdout).toContain(option);
+    }
+    const unknownOption = await run(["--fast"]);
+    expect(unknownOption.code).toBe(2);
+    expect(unknownOption.stderr).toContain("Unknown option '--fast'");
+    expect(unknownOption.stderr).toContain("usage: npm run bench");
+    expect(unknownOption.stderr).not.toMatch(/^\s+at /m);
+    const unknownScenario = await run(["--only", "fleet-migrat", "--out", out]);
+    expect(unknownScenario.code).toBe(2);
+    expect(unknownScenario.stderr).toContain("unknown scenario fleet-migrat; choose from");
+  }, 60_000);
+});
