@@ -13,18 +13,20 @@ import {
   type Tenantbase,
 } from "../../src/index.js";
 
-export const ITEMS_V1 = sqlMigration(
-  "0001_items",
-  "create table items (id integer primary key, name text not null, value integer not null)",
-  "drop table items",
-);
+export const ITEMS_V1_SQL =
+  "create table items (id integer primary key, name text not null, value integer not null)";
 
-/** The fleet migration: a column with an index. */
-export const ITEMS_V2 = sqlMigration(
-  "0002_items_note",
-  ["alter table items add column note text", "create index items_note on items (note)"],
-  ["drop index items_note", "alter table items drop column note"],
-);
+export const ITEMS_V1 = sqlMigration("0001_items", ITEMS_V1_SQL, "drop table items");
+
+/** The fleet migration's statements: a column with an index (the raw baseline runs them too). */
+export const ITEMS_V2_UP = [
+  "alter table items add column note text",
+  "create index items_note on items (note)",
+];
+export const ITEMS_V2_DOWN = ["drop index items_note", "alter table items drop column note"];
+
+/** The fleet migration. */
+export const ITEMS_V2 = sqlMigration("0002_items_note", ITEMS_V2_UP, ITEMS_V2_DOWN);
 
 export const ROWS_PER_TENANT = 100;
 

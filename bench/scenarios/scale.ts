@@ -7,35 +7,13 @@
  * and transforms add about 55 MiB that are not the engine's.
  */
 import { fork } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { compileForNode } from "../lib/compile.js";
 import type { Scenario } from "../lib/context.js";
 import { metric } from "../lib/report.js";
 import type { ScaleResult } from "./scale-child.js";
 
-/** The child compiled to one file; packages resolve from node_modules as usual. */
-async function compileChild(): Promise<string> {
-  const dir = fileURLToPath(
-    new URL("../../node_modules/.cache/tenantbase-bench/", import.meta.url),
-  );
-  mkdirSync(dir, { recursive: true });
-  const outfile = `${dir}scale-child.mjs`;
-  await build({
-    entryPoints: [fileURLToPath(new URL("./scale-child.ts", import.meta.url))],
-    outfile,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    packages: "external",
-    logLevel: "warning",
-  });
-  return outfile;
-}
-
 async function runChild(dir: string, tenants: number, open: number, log: (m: string) => void) {
-  const file = await compileChild();
+  const file = await compileForNode(new URL("./scale-child.ts", import.meta.url), "scale-child");
   return new Promise<ScaleResult>((resolve, reject) => {
     const child = fork(file, [dir, String(tenants), String(open)], { execArgv: ["--expose-gc"] });
     let result: ScaleResult | undefined;
