@@ -85,6 +85,16 @@ describe("tenantbase migrate", () => {
     expect(applied(dir, "a")).toEqual(["0001_notes"]);
     expect(applied(dir, "b")).toEqual(["0001_notes"]);
     expect(applied(dir, "d")).toEqual(["0001_notes", "0002_unique_body"]);
+
+    // Again: nothing is left to roll back, and the summary says so instead of an empty table.
+    const again = await cli(["migrate", "rollback", String(subsetRun.id), ...common]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/\(rollback\) completed/);
+    expect(again.stdout).toMatch(
+      new RegExp(`no tenant is left to roll back: run ${subsetRun.id} migrated none`),
+    );
+    expect(again.stdout).not.toMatch(/OUTCOME/);
+    expect(applied(dir, "d")).toEqual(["0001_notes", "0002_unique_body"]);
   });
 
   it("rejects bad arguments with a clear message and a non-zero exit", async () => {

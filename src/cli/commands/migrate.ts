@@ -70,12 +70,14 @@ function summary(run: MigrationRun): string {
     ["nothing to roll back", c.notApplied],
   ];
   const took = run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : 0;
+  const outcomes = rows.filter(([, n]) => n > 0);
   return [
     `run ${run.id} (${run.kind}) ${run.status} in ${seconds(took)}, target version ${run.targetVersion}`,
-    table(
-      ["OUTCOME", "TENANTS"],
-      rows.filter(([, n]) => n > 0),
-    ),
+    outcomes.length > 0
+      ? table(["OUTCOME", "TENANTS"], outcomes)
+      : run.rollbackOf !== null
+        ? `no tenant is left to roll back: run ${run.rollbackOf} migrated none, or they were rolled back already`
+        : "no tenants to migrate",
   ].join("\n");
 }
 
