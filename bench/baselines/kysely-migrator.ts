@@ -4,7 +4,7 @@
  * provider, as FileMigrationProvider would load them) on it. WAL and
  * synchronous=NORMAL, as a competent user configures SQLite.
  */
-import { copyFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import {
@@ -15,6 +15,7 @@ import {
   SqliteDialect,
   sql,
 } from "kysely";
+import { copyTemplate } from "../lib/fixtures.js";
 
 const V1: Migration = {
   async up(db) {
@@ -69,13 +70,7 @@ export async function makeKyselyFleet(dir: string, count: number, rows: number):
   }
   await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
   await db.destroy();
-  const files: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const file = join(dir, `tenant-${i}.db`);
-    copyFileSync(template, file);
-    files.push(file);
-  }
-  return files;
+  return copyTemplate(template, dir, count, (i) => `tenant-${i}.db`);
 }
 
 /** The loop: every file in turn, Migrator.migrateToLatest(). */

@@ -8,12 +8,13 @@
  * flight each) with nothing of Tenantbase's: no catalog, no pool, no Kysely,
  * no messages per tenant.
  */
-import { copyFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
 import { compileForNode } from "../lib/compile.js";
+import { copyTemplate } from "../lib/fixtures.js";
 import type { RawFleetWork } from "./raw-fleet-worker.js";
 
 const MIGRATIONS_TABLE = "_tenantbase_migrations";
@@ -42,13 +43,7 @@ export function makeRawFleet(
   })();
   db.pragma("wal_checkpoint(TRUNCATE)");
   db.close();
-  const files: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const file = join(tenants, `t-${i}.db`);
-    copyFileSync(template, file);
-    files.push(file);
-  }
-  return files;
+  return copyTemplate(template, tenants, count, (i) => `t-${i}.db`);
 }
 
 /** The migration's statements plus its record, as one transaction. */

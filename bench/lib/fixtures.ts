@@ -1,4 +1,5 @@
 /** Data sets the scenarios share: a hub with N tenants of an `items` table. */
+import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3, { type Database } from "better-sqlite3";
 import { sql } from "kysely";
@@ -89,3 +90,17 @@ export function fillFile(path: string, fill: (db: Database) => void): void {
 }
 
 export { sql };
+
+/** `count` copies of a template database file in `dir`, named by `name(i)`; their paths. */
+export function copyTemplate(
+  template: string,
+  dir: string,
+  count: number,
+  name: (i: number) => string,
+): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    const file = join(dir, name(i));
+    copyFileSync(template, file);
+    return file;
+  });
+}
